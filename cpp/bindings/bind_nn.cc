@@ -1,0 +1,154 @@
+// Python bindings of the networks: NetworkCore (forward, loss and gradient on NumPy arrays,
+// GIL released for the math) and the kernel-set switch used by tests and benchmarks.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "bindings/arrays.h"
+#include "bindings/network_core.h"
+#include "common/cpu.h"
+
+namespace py = pybind11;
+
+namespace a3c::bind {
+
+namespace {
+
+std::vector<py::ssize_t> obs_dims(const ArchSpec& a) {
+  std::vector<py::ssize_t> d{-1};
+  for (Index s : a.obs_shape) d.push_back(s);
+  return d;
+}
+
+void check_obs(const ArchSpec& a, const py::array& obs) {
+  if (a.obs_u8)
+    require_array<std::uint8_t>("obs", obs, obs_dims(a));
+  else
+    require_array<float>("obs", obs, obs_dims(a));
+}
+
+// Small per-step arrays: any integer dtype for actions, float32/float64 for returns; they
+// are copied (a few bytes) and range-checked.
+std::vector<int> read_actions(const py::array& a, py::ssize_t n, Index num_actions) {
+  if (a.ndim() != 1 || a.shape(0) != n)
+    throw py::value_error("invalid shape for actions: expected (" + std::to_string(n) +
+                          ",) to match obs, got " + shape_of(a));
+  const char kind = a.dtype().kind();
+  if (kind != 'i' && kind != 'u')
+    throw py::type_error("actions must be an integer array of shape (" + std::to_string(n) +
+                         ",), got a " + dtype_name(a) + " array");
+  auto as64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(a);
+  std::vector<int> out(n);
+  for (py::ssize_t i = 0; i < n; ++i) {
+    const std::int64_t v = as64.at(i);
+    if (v < 0 || v >= num_actions)
+      throw py::value_error("actions[" + std::to_string(i) + "]=" + std::to_string(v) +
+                            " is out of range: must be in [0, " + std::to_string(num_actions) + ")");
+    out[i] = static_cast<int>(v);
+  }
+  return out;
+}
+
+std::vector<float> read_returns(const py::array& r, py::ssize_t n) {
+  if (r.ndim() != 1 || r.shape(0) != n)
+    throw py::value_error("invalid shape for returns: expected (" + std::to_string(n) +
+                          ",) to match obs, got " + shape_of(r));
+  if (r.dtype().kind() != 'f')
+    throw py::type_error("returns must be a float32 or float64 array of shape (" +
+                         std::to_string(n) + ",), got a " + dtype_name(r) + " array");
+  auto asf = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(r);
+  return std::vector<float>(asf.data(), asf.data() + n);
+}
+
+}  // namespace
+
+void register_nn(py::module_& m) {
+  m.def("kernel_isa", &kernel_isa, "The kernel set in use: 'avx2' or 'scalar'.");
+  m.def("set_kernel_isa", &set_kernel_isa, py::arg("isa"),
+        "Select the kernel set ('avx2' or 'scalar'); not while a training run is going.");
+  m.def("cpu_has_avx2", [] { return cpu_features().avx2_fma; });
+
+  py::class_<NetworkCore>(m, "NetworkCore")
+      .def(py::init<const std::string&, std::vector<Index>, Index, std::vector<Index>>(),
+           py::arg("arch"), py::arg("obs_shape"), py::arg("num_actions"), py::arg("hidden"))
+      .def_property_readonly("arch", [](const NetworkCore& n) { return n.net().spec().name; })
+      .def_property_readonly("obs_shape", [](const NetworkCore& n) { return py::tuple(py::cast(n.net().spec().obs_shape)); })
+      .def_property_readonly("obs_is_uint8", [](const NetworkCore& n) { return n.net().spec().obs_u8; })
+      .def_property_readonly("num_actions", [](const NetworkCore& n) { return n.net().spec().num_actions; })
+      .def_property_readonly("num_params", [](const NetworkCore& n) { return n.net().num_params(); })
+      .def_property_readonly("flops_forward", [](const NetworkCore& n) { return n.net().spec().flops_forward(); })
+      .def_property_readonly("layout",
+                             [](const NetworkCore& n) {
+                               py::list out;
+                               for (const auto& t : n.net().spec().layout.tensors())
+                                 out.append(py::make_tuple(t.name, py::tuple(py::cast(t.shape)), t.offset, t.size));
+                               return out;
+                             })
+      .def("init_params",
+           [](const NetworkCore& n, std::uint64_t seed) {
+             py::array_t<float> p(n.net().num_params());
+             float* ptr = p.mutable_data();
+             {
+               py::gil_scoped_release nogil;
+               n.net().init_params(ptr, seed);
+             }
+             return p;
+           },
+           py::arg("seed"))
+      .def("forward",
+           [](NetworkCore& n, const py::array& params, const py::array& obs) {
+             const ArchSpec& a = n.net().spec();
+             require_array<float>("params", params, {n.net().num_params()});
+             check_obs(a, obs);
+             const py::ssize_t count = obs.shape(0);
+             py::array_t<float> logits({count, static_cast<py::ssize_t>(a.num_actions)});
+             py::array_t<float> values(count);
+             const float* p = static_cast<const float*>(params.data());
+             const void* o = obs.data();
+             float* lg = logits.mutable_data();
+             float* v = values.mutable_data();
+             {
+               py::gil_scoped_release nogil;
+               n.forward(p, o, count, lg, v);
+             }
+             return py::make_tuple(logits, values);
+           },
+           py::arg("params"), py::arg("obs"))
+      .def("loss_and_grad",
+           [](NetworkCore& n, const py::array& params, const py::array& obs, const py::array& actions,
+              const py::array& returns, float entropy_beta, float value_coef, const std::string& reduction) {
+             const ArchSpec& a = n.net().spec();
+             require_array<float>("params", params, {n.net().num_params()});
+             check_obs(a, obs);
+             const py::ssize_t count = obs.shape(0);
+             if (count < 1) throw py::value_error("obs must hold at least one observation, got 0");
+             if (reduction != "sum" && reduction != "mean")
+               throw py::value_error("reduction='" + reduction + "' is invalid: expected 'sum' or 'mean'");
+             std::vector<int> acts = read_actions(actions, count, a.num_actions);
+             std::vector<float> rets = read_returns(returns, count);
+             LossCoefs coefs{entropy_beta, value_coef, reduction == "mean"};
+             py::array_t<float> grad(n.net().num_params());
+             const float* p = static_cast<const float*>(params.data());
+             const void* o = obs.data();
+             float* g = grad.mutable_data();
+             LossTerms t;
+             {
+               py::gil_scoped_release nogil;
+               t = n.loss_and_grad(p, o, count, acts.data(), rets.data(), coefs, g);
+             }
+             py::dict terms;
+             terms["policy_loss"] = t.policy_loss;
+             terms["value_loss"] = t.value_loss;
+             terms["entropy"] = t.entropy;
+             terms["total"] = t.total;
+             return py::make_tuple(terms, grad);
+           },
+           py::arg("params"), py::arg("obs"), py::arg("actions"), py::arg("returns"),
+           py::arg("entropy_beta"), py::arg("value_coef"), py::arg("reduction"));
+}
+
+}  // namespace a3c::bind

@@ -1,0 +1,32 @@
+// Runtime CPU feature detection: the SIMD kernels are compiled into per-ISA files and only
+// called when the running CPU has the ISA, so one binary runs on any x86-64.
+#pragma once
+
+#include <string>
+
+namespace a3c {
+
+struct CpuFeatures {
+  bool avx2_fma = false;
+  bool avx512f = false;
+};
+
+const CpuFeatures& cpu_features();
+
+enum class Isa { kScalar, kAvx2 };
+
+// The kernel set in use (cheap: read on every kernel call).
+Isa active_isa();
+
+// The kernel set in use: "avx2" or "scalar". A3C_KERNELS=scalar in the environment forces
+// the scalar reference kernels (for testing and for comparing).
+const std::string& kernel_isa();
+
+// Forces the kernel set ("avx2", "scalar"); throws if the CPU lacks it. For tests/benchmarks.
+void set_kernel_isa(const std::string& isa);
+
+// Flush-to-zero / denormals-are-zero for the calling thread: RMSProp statistics of weights
+// whose gradient stays zero decay into denormals, and arithmetic on denormals is ~10x slower.
+void enable_flush_denormals();
+
+}  // namespace a3c

@@ -1,0 +1,125 @@
+#include "nn/arch.h"
+
+#include <algorithm>
+
+#include "common/check.h"
+
+namespace a3c {
+
+namespace {
+
+struct ConvDef {
+  Index cout, k, stride;
+};
+
+std::string shape_str(const std::vector<Index>& s) {
+  std::string r = "(";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + (s.size() == 1 ? ",)" : ")");
+}
+
+void add_heads(ArchSpec& a, Index h) {
+  a.heads.in = h;
+  a.heads.out = a.num_actions + 1;
+  a.heads.w_off = a.layout.add("policy.weight", {a.num_actions, h});
+  a.layout.add("value.weight", {1, h});
+  a.heads.b_off = a.layout.add("policy.bias", {a.num_actions});
+  a.layout.add("value.bias", {1});
+}
+
+void add_linear(ArchSpec& a, const std::string& name, Index in, Index out) {
+  LinearSpec l{in, out, 0, 0};
+  l.w_off = a.layout.add(name + ".weight", {out, in});
+  l.b_off = a.layout.add(name + ".bias", {out});
+  a.hidden.push_back(l);
+}
+
+}  // namespace
+
+const std::vector<std::string>& arch_names() {
+  static const std::vector<std::string> names{"a3c", "nature", "mlp"};
+  return names;
+}
+
+Index ArchSpec::obs_size() const {
+  Index s = 1;
+  for (Index d : obs_shape) s *= d;
+  return s;
+}
+
+Index ArchSpec::flat_size() const {
+  if (convs.empty()) return 0;
+  const ConvSpec& c = convs.back();
+  return c.cout * c.p();
+}
+
+double ArchSpec::flops_forward() const {
+  double macs = 0;
+  for (const auto& c : convs) macs += static_cast<double>(c.p()) * c.cout * c.k();
+  for (const auto& l : hidden) macs += static_cast<double>(l.in) * l.out;
+  macs += static_cast<double>(heads.in) * heads.out;
+  return 2 * macs;
+}
+
+ArchSpec make_arch(const std::string& name, std::vector<Index> obs_shape, Index num_actions,
+                   std::vector<Index> hidden) {
+  const auto& names = arch_names();
+  if (std::find(names.begin(), names.end(), name) == names.end())
+    throw std::invalid_argument("unknown arch '" + name + "': expected one of 'a3c', 'nature', 'mlp'");
+  A3C_REQUIRE(num_actions >= 1, "num_actions=", num_actions, " is invalid: must be >= 1");
+  ArchSpec a;
+  a.name = name;
+  a.num_actions = num_actions;
+
+  if (name == "mlp") {
+    A3C_REQUIRE(obs_shape.size() == 1 && obs_shape[0] >= 1, "arch 'mlp' needs obs_shape=(D,) with D >= 1, got ",
+                obs_shape.empty() ? std::string("none") : shape_str(obs_shape));
+    A3C_REQUIRE(hidden.size() == 2 && hidden[0] >= 1 && hidden[1] >= 1,
+                "arch 'mlp' needs hidden=(h0, h1) with both sizes >= 1, got ", shape_str(hidden));
+    a.obs_shape = obs_shape;
+    a.obs_u8 = false;
+    add_linear(a, "fc1", obs_shape[0], hidden[0]);
+    add_linear(a, "fc2", hidden[0], hidden[1]);
+    add_heads(a, hidden[1]);
+    return a;
+  }
+
+  if (obs_shape.empty()) obs_shape = {4, 84, 84};
+  A3C_REQUIRE(obs_shape.size() == 3 && obs_shape[0] >= 1 && obs_shape[1] >= 1 && obs_shape[2] >= 1,
+              "arch '", name, "' needs obs_shape=(C, H, W) with positive sizes, got ", shape_str(obs_shape));
+  a.obs_shape = obs_shape;
+  a.obs_u8 = true;
+  const std::vector<ConvDef> defs = name == "a3c"
+                                        ? std::vector<ConvDef>{{16, 8, 4}, {32, 4, 2}}
+                                        : std::vector<ConvDef>{{32, 8, 4}, {64, 4, 2}, {64, 3, 1}};
+  const Index fc_out = name == "a3c" ? 256 : 512;
+  Index c = obs_shape[0], h = obs_shape[1], w = obs_shape[2];
+  for (size_t i = 0; i < defs.size(); ++i) {
+    const ConvDef& d = defs[i];
+    A3C_REQUIRE(h >= d.k && w >= d.k, "obs_shape ", shape_str(obs_shape), " is too small for arch '",
+                name, "': conv", i + 1, " (", d.k, "x", d.k, " stride ", d.stride,
+                ") gets a ", h, "x", w, " input");
+    ConvSpec cs{};
+    cs.cin = c;
+    cs.cout = d.cout;
+    cs.kh = cs.kw = d.k;
+    cs.stride = d.stride;
+    cs.hin = h;
+    cs.win = w;
+    cs.hout = (h - d.k) / d.stride + 1;
+    cs.wout = (w - d.k) / d.stride + 1;
+    cs.input_nchw_u8 = (i == 0);
+    const std::string ln = "conv" + std::to_string(i + 1);
+    cs.w_off = a.layout.add(ln + ".weight", {cs.cout, cs.cin, cs.kh, cs.kw});
+    cs.b_off = a.layout.add(ln + ".bias", {cs.cout});
+    a.convs.push_back(cs);
+    c = cs.cout;
+    h = cs.hout;
+    w = cs.wout;
+  }
+  add_linear(a, "fc", c * h * w, fc_out);
+  add_heads(a, fc_out);
+  return a;
+}
+
+}  // namespace a3c

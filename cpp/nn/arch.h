@@ -1,0 +1,58 @@
+// Network architectures as data: the layer list, every layer's dimensions and its tensors'
+// offsets in the flat parameter buffer. Three archs:
+//   "a3c"    uint8 CxHxW /255 -> conv 16@8x8 s4 -> ReLU -> conv 32@4x4 s2 -> ReLU -> FC 256
+//            -> ReLU -> policy logits (A) + value (1)      (Mnih et al. 2016, FF net)
+//   "nature" conv 32@8x8 s4, 64@4x4 s2, 64@3x3 s1, FC 512, same heads (Mnih et al. 2015)
+//   "mlp"    float32 D -> FC h0 -> ReLU -> FC h1 -> ReLU -> heads (vector observations)
+// Buffer order: each layer's weight then bias, then policy.weight [A,H], value.weight [1,H],
+// policy.bias [A], value.bias [1]: the two heads form one contiguous [A+1, H] matrix and
+// one [A+1] bias, so the heads are a single matrix-vector product.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "nn/layout.h"
+
+namespace a3c {
+
+struct ConvSpec {
+  Index cin, cout, kh, kw, stride;
+  Index hin, win, hout, wout;
+  bool input_nchw_u8;  // first layer: reads the uint8 observation (NCHW); later: NHWC floats
+  Index w_off, b_off;  // offsets of weight [Cout,Cin,KH,KW] and bias [Cout]
+  Index k() const { return cin * kh * kw; }
+  Index p() const { return hout * wout; }
+};
+
+struct LinearSpec {
+  Index in, out;
+  Index w_off, b_off;  // weight [out, in], bias [out]
+};
+
+struct ArchSpec {
+  std::string name;
+  std::vector<Index> obs_shape;  // (C,H,W) for conv archs, (D,) for mlp
+  bool obs_u8 = false;           // conv archs take uint8 images, mlp float32 vectors
+  Index num_actions = 0;
+  std::vector<ConvSpec> convs;
+  std::vector<LinearSpec> hidden;  // fc (conv archs) or fc1, fc2 (mlp); ReLU after each
+  LinearSpec heads{};              // [A+1, H]: rows 0..A-1 policy logits, row A the value
+  ParamLayout layout;
+
+  Index obs_size() const;
+  Index flat_size() const;  // conv output flattened (C*H*W), 0 for mlp
+  // Multiply-adds x2 of one observation's forward pass.
+  double flops_forward() const;
+};
+
+// Valid arch names, for error messages.
+const std::vector<std::string>& arch_names();
+
+// obs_shape empty means the arch's default ((4,84,84) for conv archs; required for mlp).
+// hidden: the mlp's two hidden sizes (ignored by conv archs). Throws std::invalid_argument
+// naming the problem for an unknown arch, a too-small image or non-positive sizes.
+ArchSpec make_arch(const std::string& name, std::vector<Index> obs_shape, Index num_actions,
+                   std::vector<Index> hidden);
+
+}  // namespace a3c

@@ -1,0 +1,17 @@
+"""a3c_native: A3C (Mnih et al. 2016) on CPU with a C++ core and real thread-level Hogwild."""
+
+from __future__ import annotations
+
+import os as _os
+
+# No hidden thread pools beside the actor-learners: pin NumPy's BLAS to one thread
+# unless the user chose otherwise (must happen before numpy is first imported).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    _os.environ.setdefault(_var, "1")
+
+from . import _core  # noqa: E402
+from .networks import Network, TensorInfo  # noqa: E402
+
+__version__ = _core.__version__
+
+__all__ = ["Network", "TensorInfo", "__version__"]
