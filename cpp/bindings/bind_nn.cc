@@ -31,15 +31,15 @@ void check_obs(const ArchSpec& a, const py::array& obs) {
     require_array<float>("obs", obs, obs_dims(a));
 }
 
-// Small per-step arrays: any integer dtype for actions, float32/float64 for returns; they
-// are copied (a few bytes) and range-checked.
+// Small per-step arrays: int64 or int32 actions (NumPy's two default integer types),
+// float32 returns; copied (a few bytes) and range-checked.
 std::vector<int> read_actions(const py::array& a, py::ssize_t n, Index num_actions) {
   if (a.ndim() != 1 || a.shape(0) != n)
     throw py::value_error("invalid shape for actions: expected (" + std::to_string(n) +
                           ",) to match obs, got " + shape_of(a));
-  const char kind = a.dtype().kind();
-  if (kind != 'i' && kind != 'u')
-    throw py::type_error("actions must be an integer array of shape (" + std::to_string(n) +
+  const bool int_ok = a.dtype().is(py::dtype::of<std::int64_t>()) || a.dtype().is(py::dtype::of<std::int32_t>());
+  if (!int_ok)
+    throw py::type_error("actions must be an int64 or int32 array of shape (" + std::to_string(n) +
                          ",), got a " + dtype_name(a) + " array");
   auto as64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(a);
   std::vector<int> out(n);
@@ -57,11 +57,9 @@ std::vector<float> read_returns(const py::array& r, py::ssize_t n) {
   if (r.ndim() != 1 || r.shape(0) != n)
     throw py::value_error("invalid shape for returns: expected (" + std::to_string(n) +
                           ",) to match obs, got " + shape_of(r));
-  if (r.dtype().kind() != 'f')
-    throw py::type_error("returns must be a float32 or float64 array of shape (" +
-                         std::to_string(n) + ",), got a " + dtype_name(r) + " array");
-  auto asf = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(r);
-  return std::vector<float>(asf.data(), asf.data() + n);
+  require_array<float>("returns", r, {n});
+  const float* p = static_cast<const float*>(r.data());
+  return std::vector<float>(p, p + n);
 }
 
 }  // namespace

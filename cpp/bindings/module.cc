@@ -5,6 +5,7 @@ namespace py = pybind11;
 
 namespace a3c::bind {
 void register_nn(py::module_& m);
+void register_train(py::module_& m);
 }
 
 #define A3C_STRINGIFY(x) #x
@@ -13,6 +14,7 @@ void register_nn(py::module_& m);
 PYBIND11_MODULE(_core, m) {
   m.doc() = "a3c_native native core: networks, kernels and the actor-learner pool";
   a3c::bind::register_nn(m);
+  a3c::bind::register_train(m);
 #ifdef A3C_VERSION_INFO
   m.attr("__version__") = A3C_MACRO_STRINGIFY(A3C_VERSION_INFO);
 #else

@@ -80,6 +80,7 @@ class Network:
 
     def forward(self, params: np.ndarray, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Policy logits ``[N, A]`` and values ``[N]`` for observations ``[N, *obs_shape]``."""
+        self._check_params(params)
         return self._core.forward(params, obs)
 
     def loss_and_grad(
@@ -101,8 +102,10 @@ class Network:
         ``reduction="mean"`` divides every term by the rollout length.
 
         Returns ``(terms, grad)``: a dict with ``policy_loss``, ``value_loss``, ``entropy``
-        and ``total``, and the float32 gradient of ``total``.
+        and ``total``, and the float32 gradient of ``total``. ``actions`` are int64 or int32,
+        ``returns`` float32, both of shape ``[N]``.
         """
+        self._check_params(params)
         return self._core.loss_and_grad(
             params, obs, actions, returns, float(entropy_beta), float(value_coef), reduction
         )
@@ -119,6 +122,9 @@ class Network:
     def to_state_dict(self, params: np.ndarray) -> dict[str, np.ndarray]:
         """Copies of every tensor, keyed and shaped like a ``torch.nn.Module`` state dict."""
         self._check_params(params)
+        if params.dtype != np.float32 or params.shape != (self.num_params,):
+            msg = f"params must be a float32 array of shape ({self.num_params},), got {params.dtype} {params.shape}"
+            raise ValueError(msg)
         return {t.name: self.tensor(params, t.name).copy() for t in self.layout}
 
     def from_state_dict(self, state: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -138,10 +144,11 @@ class Network:
         return params
 
     def _check_params(self, params: np.ndarray) -> None:
-        if not isinstance(params, np.ndarray) or params.dtype != np.float32 or params.shape != (self.num_params,):
-            got = f"{params.dtype} array of shape {params.shape}" if isinstance(params, np.ndarray) else type(params).__name__
-            msg = f"params must be a float32 array of shape ({self.num_params},), got {got}"
-            raise ValueError(msg)
+        # Dtype/shape/contiguity are checked natively; this gives non-arrays a short message
+        # (pybind11's own would print the whole list).
+        if not isinstance(params, np.ndarray):
+            msg = f"params must be a float32 NumPy array of shape ({self.num_params},), got {type(params).__name__}"
+            raise TypeError(msg)
 
     def __repr__(self) -> str:
         return (

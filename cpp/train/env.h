@@ -1,0 +1,30 @@
+// The environment interface a worker steps. The Python implementation (calling a Python
+// env object with the GIL held only for the call) lives in bindings/py_env.h, so the pool
+// itself has no Python in it and can be tested and sanitized with a C++ env.
+#pragma once
+
+#include <cstdint>
+
+namespace a3c {
+
+struct StepResult {
+  float reward = 0;           // raw (unclipped) reward of the agent step
+  bool terminal = false;      // no bootstrapping across this step (game over, life lost, time limit)
+  bool episode_end = false;   // a whole game ended: score/length are set
+  double episode_score = 0;   // unclipped game score
+  std::int64_t episode_length = 0;
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+  // Writes the first observation (the network's obs layout and dtype) into obs.
+  virtual void reset(void* obs) = 0;
+  // Acts; writes the next observation (after an auto-reset if a game ended) into obs.
+  virtual StepResult step(int action, void* obs) = 0;
+  // Time spent waiting for and holding the GIL, in ns (0 for envs without Python).
+  virtual std::int64_t gil_wait_ns() const { return 0; }
+  virtual std::int64_t gil_held_ns() const { return 0; }
+};
+
+}  // namespace a3c

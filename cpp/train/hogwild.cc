@@ -1,0 +1,70 @@
+// Hogwild (Recht et al. 2011), as A3C uses it (Mnih et al. 2016, section 4): every
+// actor-learner reads and writes the shared parameters theta and the shared RMSProp
+// statistics g with no lock and no atomic read-modify-write. Concurrent updates may
+// interleave element by element, so a snapshot can mix elements from before and after
+// another worker's update, and two simultaneous updates of one element can lose one of
+// them. The algorithm tolerates this by design: updates are small, and their rare loss or
+// mixing behaves like extra gradient noise; the paper reports it is what makes A3C scale.
+//
+// Formally these are data races on plain floats. They are confined to the three functions
+// below (snapshot, apply_update, read), which touch only the two shared buffers; TSan is
+// told about exactly these (cpp/tsan.supp). Everything else in the pool is race-free.
+// update="locked" takes a mutex instead, to measure what Hogwild buys.
+#include "train/hogwild.h"
+
+#include <cstring>
+
+namespace a3c {
+
+SharedParams::SharedParams(const float* params, const float* rms, Index n, bool locked)
+    : n_(n), locked_(locked), theta_(n), g_(n) {
+  std::memcpy(theta_.data(), params, n * sizeof(float));
+  if (rms) std::memcpy(g_.data(), rms, n * sizeof(float));
+}
+
+void SharedParams::snapshot(float* theta_local) {
+  std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+  if (locked_) lock.lock();
+  std::memcpy(theta_local, theta_.data(), n_ * sizeof(float));
+}
+
+void SharedParams::apply_update(float* d, float gscale, const RmsPropParams& p,
+                                float* theta_local) {
+  std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+  if (locked_) lock.lock();
+  float* __restrict th = theta_.data();
+  float* __restrict g = g_.data();
+  float* __restrict dd = d;
+  float* __restrict local = theta_local;
+  const float a = p.alpha, one_minus_a = 1.0f - p.alpha, lr = p.lr, eps = p.eps;
+  if (p.eps_inside) {
+    for (Index i = 0; i < n_; ++i) {
+      const float di = dd[i] * gscale;
+      const float gi = a * g[i] + one_minus_a * di * di;
+      g[i] = gi;
+      const float t = th[i] - lr * di / std::sqrt(gi + eps);
+      th[i] = t;
+      local[i] = t;
+      dd[i] = 0.0f;
+    }
+  } else {
+    for (Index i = 0; i < n_; ++i) {
+      const float di = dd[i] * gscale;
+      const float gi = a * g[i] + one_minus_a * di * di;
+      g[i] = gi;
+      const float t = th[i] - lr * di / (std::sqrt(gi) + eps);
+      th[i] = t;
+      local[i] = t;
+      dd[i] = 0.0f;
+    }
+  }
+}
+
+void SharedParams::read(float* params_out, float* rms_out) {
+  std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+  if (locked_) lock.lock();
+  if (params_out) std::memcpy(params_out, theta_.data(), n_ * sizeof(float));
+  if (rms_out) std::memcpy(rms_out, g_.data(), n_ * sizeof(float));
+}
+
+}  // namespace a3c

@@ -1,0 +1,37 @@
+// The shared parameters and RMSProp statistics, and the ONLY code that touches them without
+// synchronization: snapshot() and apply_update(). See hogwild.cc for why that race is the
+// algorithm and not a bug; tsan.supp names exactly these functions.
+#pragma once
+
+#include <mutex>
+
+#include "common/aligned.h"
+#include "optim/rmsprop.h"
+
+namespace a3c {
+
+class SharedParams {
+ public:
+  SharedParams(const float* params, const float* rms, Index n, bool locked);
+  Index size() const { return n_; }
+
+  // theta_local <- theta (plain copy, no lock in Hogwild mode).
+  void snapshot(float* theta_local);
+
+  // Applies RMSProp with gradient gscale*d to the shared buffers, then (fused, to read theta
+  // once) writes the updated theta into theta_local as the worker's next snapshot, and zeroes
+  // d for the next rollout. Locked mode holds one mutex around the whole update.
+  void apply_update(float* d, float gscale, const RmsPropParams& p, float* theta_local);
+
+  // Copies of the shared buffers (racy reads during a run: a Hogwild snapshot).
+  void read(float* params_out, float* rms_out);
+
+ private:
+  Index n_;
+  bool locked_;
+  std::mutex mu_;
+  AlignedBuffer<float> theta_;
+  AlignedBuffer<float> g_;
+};
+
+}  // namespace a3c

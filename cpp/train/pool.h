@@ -1,0 +1,113 @@
+// The actor-learner pool: N std::threads running Algorithm S3 of Mnih et al. 2016 against
+// one SharedParams. The pool starts and joins its threads (never detached); the first
+// exception of any worker raises the stop flag and is rethrown to the caller after the join.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/aligned.h"
+#include "nn/network.h"
+#include "train/env.h"
+#include "train/hogwild.h"
+
+namespace a3c {
+
+struct TrainOptions {
+  int threads = 2;
+  std::int64_t total_steps = 1000000;  // agent steps over all workers; the lr schedule's length
+  std::int64_t start_step = 0;         // steps already done (resume): the schedule continues
+  double max_seconds = 0;              // wall-clock budget, 0 = none
+  int t_max = 5;
+  float gamma = 0.99f;
+  float lr = 7e-4f;
+  float entropy_beta = 0.01f;
+  float value_coef = 0.5f;
+  float rmsprop_alpha = 0.99f;
+  float rmsprop_eps = 0.1f;
+  bool rmsprop_eps_inside = true;
+  float grad_clip = 40.0f;
+  bool loss_mean = false;
+  float reward_clip = 1.0f;  // 0 disables
+  std::uint64_t seed = 0;
+  bool pin_threads = false;
+};
+
+constexpr int kStalenessBins = 64;  // bins 0..62 exact, 63 = "63 or more"
+
+struct EpisodeRecord {
+  double wall_time;     // seconds since the run started
+  std::int64_t step;    // global agent step count when the game ended
+  int worker;
+  double score;         // unclipped game score
+  std::int64_t length;  // agent steps
+};
+
+// Counters a worker publishes; read by the main thread under the worker's mutex.
+struct WorkerStats {
+  std::int64_t updates = 0, skipped_updates = 0;
+  double policy_loss = 0, value_loss = 0, entropy = 0;  // sums since the last drain
+  std::int64_t loss_count = 0;
+  std::int64_t staleness_hist[kStalenessBins] = {};
+  double staleness_sum = 0;
+  std::int64_t gil_wait_ns = 0, gil_held_ns = 0, env_ns = 0, net_ns = 0, update_ns = 0;
+  std::vector<EpisodeRecord> episodes;  // since the last drain
+};
+
+class Pool {
+ public:
+  Pool(const Network& net, SharedParams& shared, std::vector<Env*> envs, TrainOptions opt);
+  ~Pool();  // stops and joins
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  void start();
+  void request_stop();
+  // Waits up to `seconds` for every worker to finish; true if they all have.
+  bool wait_for(double seconds);
+  void join();
+  // The first worker exception, if any (valid after join).
+  std::exception_ptr error();
+
+  std::int64_t steps_done() const;  // exact sum of the per-worker counters (this run only)
+  double seconds() const;
+  int threads() const { return opt_.threads; }
+  // Moves out the stats accumulated since the last call (episodes, loss sums), summed over
+  // workers; cumulative counters (updates, skipped, staleness, timings) are totals.
+  WorkerStats collect(bool drain);
+
+ private:
+  struct alignas(kCacheLine) Worker {
+    std::atomic<std::int64_t> steps{0};    // written by its owner only (store, no RMW)
+    std::atomic<std::int64_t> updates{0};  // idem
+    std::mutex mu;                         // guards stats
+    WorkerStats stats;
+  };
+  void run(int id);
+  void worker_loop(int id);
+  std::int64_t updates_done() const;
+  void fail(std::exception_ptr e);
+
+  const Network& net_;
+  SharedParams& shared_;
+  std::vector<Env*> envs_;
+  TrainOptions opt_;
+  std::unique_ptr<Worker[]> workers_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stop_{false};
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  int running_ = 0;
+  std::exception_ptr error_;  // guarded by done_mu_
+  double t0_ = 0;
+};
+
+double now_seconds();
+
+}  // namespace a3c

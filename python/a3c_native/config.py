@@ -1,0 +1,283 @@
+"""A3CConfig: every setting of a training run, declared once, validated on construction.
+
+Owns the field list, defaults, validation and the JSON-safe dict form (saved into run
+directories and checkpoints). Not here: the CLI/TOML front ends (they map onto these fields).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any
+
+from a3c_native.errors import ConfigError
+
+__all__ = ["ARCHS", "EPS_PLACEMENTS", "LOSS_REDUCTIONS", "UPDATES", "A3CConfig"]
+
+ARCHS = ("a3c", "nature", "mlp")
+UPDATES = ("hogwild", "locked")
+LOSS_REDUCTIONS = ("sum", "mean")
+EPS_PLACEMENTS = ("inside", "outside")
+_MAX_SEED = 2**63 - 1  # fits the core's int64/uint64 seed
+
+
+@dataclass
+class A3CConfig:
+    """Settings of one A3C run (Mnih et al. 2016, "Asynchronous Methods for Deep Reinforcement
+    Learning", ICML; arXiv:1602.01783).
+
+    The defaults are the paper's Atari settings where it gives them (t_max 5, gamma 0.99,
+    entropy beta 0.01, RMSProp alpha 0.99 with statistics shared by all threads, learning rate
+    annealed linearly to 0, action repeat 4, rewards clipped to [-1, 1]); departures are
+    marked "Deviation from Mnih et al. 2016". `__post_init__` validates every field and raises
+    ConfigError naming `A3CConfig.<field>=<value>` and the rule.
+    """
+
+    # --- environment source and network -------------------------------------------------------
+    game: str = "pong"
+    """ale-py ROM id ('pong', 'breakout', ...); 'Breakout', 'MsPacman', 'ALE/Pong-v5' are
+    normalised to the id. Ignored when env_fn is set."""
+    env_fn: Callable[..., Any] | None = None
+    """Factory of a gymnasium env with Discrete actions, called as env_fn(seed) or env_fn();
+    used instead of game when set. Saved by qualified name only (see to_dict)."""
+    arch: str = "a3c"
+    """'a3c' (the paper's FF net: conv16-conv32-fc256), 'nature' (conv32-64-64-fc512), or 'mlp'
+    (vector observations, e.g. CartPole)."""
+    hidden: tuple[int, int] = (64, 64)
+    """Widths of the two hidden layers of arch 'mlp' (unused by the conv archs)."""
+
+    # --- run length ---------------------------------------------------------------------------
+    threads: int = 2
+    """Actor-learner threads. Deviation from Mnih et al. 2016: 16 there; 2 = this machine's
+    cores."""
+    total_steps: int = 1_000_000
+    """Agent steps summed over all workers; the run stops there and the lr reaches 0 there."""
+    max_seconds: float | None = None
+    """Wall-clock limit of the run in seconds (None: no limit). The lr schedule still follows
+    total_steps."""
+
+    # --- algorithm (Mnih et al. 2016, Algorithm S3 and Section 8) -----------------------------
+    t_max: int = 5
+    """Rollout length n of the n-step returns (paper: 5)."""
+    gamma: float = 0.99
+    """Discount factor (paper: 0.99)."""
+    lr: float = 7e-4
+    """Initial learning rate, annealed linearly to 0 over total_steps. The paper samples it
+    from LogUniform(1e-4, 1e-2) per game; 7e-4 is the usual reproduction value."""
+    entropy_beta: float = 0.01
+    """Weight beta of the entropy bonus (paper: 0.01)."""
+    value_coef: float = 0.5
+    """Weight c_v of the value loss c_v (R - V)^2 / 2 relative to the policy loss."""
+    rmsprop_alpha: float = 0.99
+    """Decay of the shared RMSProp statistics g <- a g + (1 - a) d^2 (paper: 0.99)."""
+    rmsprop_eps: float = 0.1
+    """RMSProp epsilon (paper: 0.1); where it sits is rmsprop_eps_placement."""
+    rmsprop_eps_placement: str = "inside"
+    """'inside': theta -= lr d / sqrt(g + eps) (TensorFlow's RMSProp, the DeepMind code);
+    'outside': theta -= lr d / (sqrt(g) + eps) (Torch7's). The paper does not say; with
+    eps=0.1 the two differ by up to 3x in step size for small g."""
+    grad_clip: float = 40.0
+    """Clip the rollout gradient to this global L2 norm (0 disables)."""
+    seed: int = 0
+    """Run seed; per-worker env/network seeds are derived from it and the worker index."""
+    update: str = "hogwild"
+    """'hogwild': lock-free updates of the shared parameters (the paper); 'locked': one mutex
+    around each update (for comparisons and reproducible 1-thread runs)."""
+    loss_reduction: str = "sum"
+    """'sum' (the paper's accumulated gradients over the rollout) or 'mean' over its steps."""
+
+    # --- Atari preprocessing ------------------------------------------------------------------
+    reward_clip: float = 1.0
+    """Rewards are clipped to [-reward_clip, reward_clip] for learning (0 disables); reported
+    scores are always raw."""
+    episodic_life: bool = True
+    """A lost life is terminal for the return, the game goes on (Atari only).
+    Deviation from Mnih et al. 2016: not stated there; the DQN training protocol."""
+    frame_skip: int = 4
+    """Emulator frames per agent step (action repeat 4 in the paper), max-pooled over the last 2."""
+    noop_max: int = 30
+    """Each game starts with 0..noop_max-1 no-ops (0 disables). Deviation from Mnih et al.
+    2016: the paper uses no-op starts for evaluation; here they also diversify training starts."""
+    repeat_action_probability: float = 0.0
+    """Sticky-action probability (Machado et al. 2018); 0.0 = the paper's deterministic ALE."""
+    max_episode_steps: int = 108_000
+    """Time limit per game in EMULATOR FRAMES (ale-py's unit, counting skipped frames):
+    108_000 = 30 min of play = 27_000 agent steps at frame_skip 4. Treated as terminal.
+    Atari only (a gymnasium env keeps its own TimeLimit)."""
+
+    # --- threads and telemetry ----------------------------------------------------------------
+    pin_threads: bool = True
+    """Pin worker i and its ale-py env thread to CPU i % ncores (a cross-core hand-off costs
+    50-170 us a step here, DESIGN.md)."""
+    log_interval_seconds: float = 1.0
+    """Seconds between progress/telemetry updates of the main thread."""
+
+    def __post_init__(self) -> None:
+        self._check_choice("arch", ARCHS)
+        self._check_choice("update", UPDATES)
+        self._check_choice("loss_reduction", LOSS_REDUCTIONS)
+        self._check_choice("rmsprop_eps_placement", EPS_PLACEMENTS)
+        self._check_hidden()
+        self._check_int("threads", 1)
+        self._check_int("total_steps", 1)
+        self._check_int("t_max", 1)
+        self._check_int("seed", 0, _MAX_SEED)
+        self._check_int("frame_skip", 1)
+        self._check_int("noop_max", 0)
+        self._check_int("max_episode_steps", 1)
+        if self.max_seconds is not None:
+            self._check_float("max_seconds", 0.0, lo_open=True)
+        self._check_float("gamma", 0.0, 1.0)
+        self._check_float("lr", 0.0, lo_open=True)
+        self._check_float("entropy_beta", 0.0)
+        self._check_float("value_coef", 0.0)
+        self._check_float("rmsprop_alpha", 0.0, 1.0, hi_open=True)
+        self._check_float("rmsprop_eps", 0.0, lo_open=True)
+        self._check_float("grad_clip", 0.0)
+        self._check_float("reward_clip", 0.0)
+        self._check_float("repeat_action_probability", 0.0, 1.0)
+        self._check_float("log_interval_seconds", 0.0, lo_open=True)
+        self._check_bool("episodic_life")
+        self._check_bool("pin_threads")
+        self._check_env()
+
+    # --- derived values -----------------------------------------------------------------------
+    @property
+    def is_atari(self) -> bool:
+        """True when the run uses the ALE game (env_fn is None)."""
+        return self.env_fn is None
+
+    # --- dict form ----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict of every field: hidden becomes a list, env_fn its 'module:qualname'
+        (or None); the callable itself is never serialised."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["hidden"] = list(self.hidden)
+        d["env_fn"] = _qualified_name(self.env_fn) if self.env_fn is not None else None
+        return d
+
+    @classmethod
+    def from_dict(
+        cls, d: Mapping[str, Any], *, env_fn: Callable[..., Any] | None = None
+    ) -> A3CConfig:
+        """Rebuild a config from `to_dict()` output (missing keys take their defaults).
+
+        Unknown keys raise ConfigError naming them with close matches. A saved env_fn is only
+        a name: code is never imported from data, so pass the callable as `env_fn=` to use
+        it (a name in `d` without `env_fn=` raises ConfigError).
+        """
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = [k for k in d if k not in names]
+        if unknown:
+            parts = []
+            for k in unknown:
+                close = difflib.get_close_matches(str(k), names, n=3, cutoff=0.6)
+                parts.append(f"{k!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+            raise ConfigError(
+                f"A3CConfig.from_dict: unknown key(s) {', '.join(parts)}; "
+                f"valid keys: {', '.join(names)}"
+            )
+        kwargs = dict(d)
+        saved_fn = kwargs.pop("env_fn", None)
+        if env_fn is not None:
+            kwargs["env_fn"] = env_fn
+        elif saved_fn is not None and not callable(saved_fn):
+            raise ConfigError(
+                f"A3CConfig.env_fn={saved_fn!r} was saved by name only: pass the callable, "
+                "A3CConfig.from_dict(d, env_fn=...)"
+            )
+        elif saved_fn is not None:
+            kwargs["env_fn"] = saved_fn
+        if isinstance(kwargs.get("hidden"), list):
+            kwargs["hidden"] = tuple(kwargs["hidden"])
+        return cls(**kwargs)
+
+    # --- validation helpers -------------------------------------------------------------------
+    def _fail(self, name: str, rule: str) -> ConfigError:
+        return ConfigError(f"A3CConfig.{name}={getattr(self, name)!r} is invalid: {rule}")
+
+    def _check_int(self, name: str, lo: int, hi: int | None = None) -> None:
+        v = getattr(self, name)
+        rule = f"must be an integer >= {lo}" + (f" and <= {hi}" if hi is not None else "")
+        if isinstance(v, bool) or not isinstance(v, Integral):
+            raise self._fail(name, rule)
+        if v < lo or (hi is not None and v > hi):
+            raise self._fail(name, rule)
+        setattr(self, name, int(v))
+
+    def _check_float(
+        self,
+        name: str,
+        lo: float,
+        hi: float | None = None,
+        *,
+        lo_open: bool = False,
+        hi_open: bool = False,
+    ) -> None:
+        v = getattr(self, name)
+        lo_txt = f"{'>' if lo_open else '>='} {lo:g}"
+        hi_txt = "" if hi is None else f" and {'<' if hi_open else '<='} {hi:g}"
+        rule = f"must be a finite number {lo_txt}{hi_txt}"
+        if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v):
+            raise self._fail(name, rule)
+        if v < lo or (lo_open and v == lo):
+            raise self._fail(name, rule)
+        if hi is not None and (v > hi or (hi_open and v == hi)):
+            raise self._fail(name, rule)
+        setattr(self, name, float(v))
+
+    def _check_bool(self, name: str) -> None:
+        if not isinstance(getattr(self, name), bool):
+            raise self._fail(name, "must be True or False")
+
+    def _check_choice(self, name: str, choices: tuple[str, ...]) -> None:
+        v = getattr(self, name)
+        if v not in choices:
+            valid = ", ".join(repr(c) for c in choices)
+            close = difflib.get_close_matches(str(v), choices, n=1) if isinstance(v, str) else []
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise self._fail(name, f"must be one of {valid}{hint}")
+
+    def _check_hidden(self) -> None:
+        h = self.hidden
+        if isinstance(h, list):
+            h = tuple(h)
+        if (
+            not isinstance(h, tuple)
+            or len(h) != 2
+            or not all(isinstance(x, Integral) and not isinstance(x, bool) and x >= 1 for x in h)
+        ):
+            raise self._fail("hidden", "must be a pair of integers >= 1, e.g. (64, 64)")
+        self.hidden = (int(h[0]), int(h[1]))
+
+    def _check_env(self) -> None:
+        if self.env_fn is not None:
+            if not callable(self.env_fn):
+                raise self._fail("env_fn", "must be a callable returning a gymnasium env, or None")
+            return
+        if not isinstance(self.game, str) or not self.game.strip():
+            raise self._fail("game", "must be an ale-py ROM id such as 'pong'")
+        from a3c_native.envs import resolve_game  # imports ale_py: only for Atari runs
+        from a3c_native.errors import EnvError
+
+        try:
+            resolved = resolve_game(self.game)
+        except EnvError as e:
+            raise self._fail("game", str(e)) from None
+        self.game = resolved
+        if self.arch == "mlp":
+            raise self._fail(
+                "arch",
+                "'mlp' needs vector observations; Atari gives 4x84x84 images: "
+                "use 'a3c' or 'nature', or set env_fn",
+            )
+
+
+def _qualified_name(fn: Callable[..., Any]) -> str:
+    module = getattr(fn, "__module__", None) or type(fn).__module__
+    qualname = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    return f"{module}:{qualname}"

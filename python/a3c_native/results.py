@@ -1,0 +1,89 @@
+"""What a training run reports: per-game records, live progress, and the final result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class EpisodeRecord:
+    """One finished game (not one life) of one worker."""
+
+    wall_time: float
+    """Seconds since the run started."""
+    step: int
+    """Global agent step count when the game ended."""
+    worker: int
+    """Index of the actor-learner thread that played it."""
+    score: float
+    """Real, unclipped game score."""
+    length: int
+    """Agent steps of the game (each is frame_skip emulator frames on Atari)."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of a running training, passed to ``train(..., callback=)``."""
+
+    steps: int
+    """Global agent steps so far (including those of a resumed checkpoint)."""
+    seconds: float
+    """Wall time since this run started."""
+    steps_per_sec: float
+    """Agent steps per second over the last interval."""
+    episodes: list[EpisodeRecord]
+    """Games finished since the previous callback."""
+    total_episodes: int
+    """Games finished since the run started."""
+    recent_score: float | None
+    """Mean score of the last (up to) 10 games, None before the first."""
+    policy_loss: float
+    value_loss: float
+    entropy: float
+    """Mean per-step policy entropy over the updates of the last interval (nats)."""
+    lr: float
+    """Current learning rate of the linear schedule."""
+    updates: int
+    skipped_updates: int
+    staleness_mean: float
+    """Mean number of other workers' updates between a worker's snapshot and its update."""
+
+
+@dataclass
+class TrainResult:
+    """The outcome of ``a3c_native.train``."""
+
+    params: np.ndarray
+    """Final shared parameters (float32, the network's flat layout)."""
+    rms: np.ndarray
+    """Final shared RMSProp statistics (same layout), for resuming."""
+    total_steps: int
+    """Global agent steps at the end (including a resumed checkpoint's)."""
+    run_steps: int
+    """Agent steps of this run."""
+    seconds: float
+    steps_per_sec: float
+    """run_steps / seconds."""
+    updates: int
+    skipped_updates: int
+    """Updates dropped because the gradient was not finite."""
+    episodes: list[EpisodeRecord]
+    staleness_mean: float
+    staleness_hist: np.ndarray
+    """Counts of updates by staleness 0..62; the last bin is 63 or more."""
+    interrupted: bool
+    """True when Ctrl-C ended the run (the parameters are those reached by then)."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds summed over workers: env (stepping), net (forward/backward), update
+    (clip + Hogwild RMSProp), gil_wait, env_call (inside the Python env call)."""
+    config: dict[str, Any] = field(default_factory=dict)
+    """The resolved configuration (A3CConfig.to_dict())."""
+
+    def mean_score(self, last: int = 10) -> float | None:
+        """Mean score of the last ``last`` games (None if there were none)."""
+        if not self.episodes:
+            return None
+        return float(np.mean([e.score for e in self.episodes[-last:]]))
