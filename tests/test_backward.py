@@ -20,6 +20,8 @@ from conftest import (
     FD_RTOL,
     GRAD_FLOOR,
     GRAD_RTOL,
+    ISA_GRAD_FLOOR,
+    ISA_GRAD_RTOL,
     LOSS_ATOL,
     LOSS_RTOL,
     MAIN_CONFIGS,
@@ -177,7 +179,9 @@ def test_loss_mean_is_sum_over_n(cfg_id):
     t_mean, g_mean = _native(r, dict(kw, reduction="mean"))
     for k in TERMS:
         assert t_mean[k] == pytest.approx(t_sum[k] / BATCH, rel=1e-6, abs=1e-7), k
-    atol, rtol = grad_tolerance(g_sum / BATCH, 1e-5, 1e-2)
+    # Scaling dlogits by 1/N before the backward (mean) and the gradient after it (sum/N)
+    # round differently: the same order of error as two kernel sets' summation orders.
+    atol, rtol = grad_tolerance(g_sum / BATCH, ISA_GRAD_RTOL, ISA_GRAD_FLOOR)
     assert_close(g_mean, g_sum / BATCH, atol, rtol, name=f"{cfg_id} grad mean vs sum/N")
 
 

@@ -88,6 +88,7 @@ _INVALID = [
     ("rmsprop_alpha", 1.0),
     ("rmsprop_alpha", -0.5),
     ("rmsprop_eps", 0.0),
+    ("rmsprop_eps_placement", "middle"),
     ("grad_clip", -40.0),
     ("seed", -1),
     ("seed", 2**63),

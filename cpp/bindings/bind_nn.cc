@@ -118,7 +118,8 @@ void register_nn(py::module_& m) {
            py::arg("params"), py::arg("obs"))
       .def("loss_and_grad",
            [](NetworkCore& n, const py::array& params, const py::array& obs, const py::array& actions,
-              const py::array& returns, float entropy_beta, float value_coef, const std::string& reduction) {
+              const py::array& returns, float entropy_beta, float value_coef, const std::string& reduction,
+              const py::object& out) {
              const ArchSpec& a = n.net().spec();
              require_array<float>("params", params, {n.net().num_params()});
              check_obs(a, obs);
@@ -129,10 +130,19 @@ void register_nn(py::module_& m) {
              std::vector<int> acts = read_actions(actions, count, a.num_actions);
              std::vector<float> rets = read_returns(returns, count);
              LossCoefs coefs{entropy_beta, value_coef, reduction == "mean"};
-             py::array_t<float> grad(n.net().num_params());
+             // out: a caller-owned gradient buffer, overwritten (saves a 2.7 MB allocation and
+             // its page faults per call); otherwise a fresh array.
+             py::array grad;
+             if (out.is_none()) {
+               grad = py::array_t<float>(n.net().num_params());
+             } else {
+               grad = out.cast<py::array>();
+               require_array<float>("out", grad, {n.net().num_params()});
+               if (!grad.writeable()) throw py::value_error("out must be a writeable array");
+             }
              const float* p = static_cast<const float*>(params.data());
              const void* o = obs.data();
-             float* g = grad.mutable_data();
+             float* g = static_cast<float*>(grad.mutable_data());
              LossTerms t;
              {
                py::gil_scoped_release nogil;
@@ -146,7 +156,7 @@ void register_nn(py::module_& m) {
              return py::make_tuple(terms, grad);
            },
            py::arg("params"), py::arg("obs"), py::arg("actions"), py::arg("returns"),
-           py::arg("entropy_beta"), py::arg("value_coef"), py::arg("reduction"));
+           py::arg("entropy_beta"), py::arg("value_coef"), py::arg("reduction"), py::arg("out") = py::none());
 }
 
 }  // namespace a3c::bind

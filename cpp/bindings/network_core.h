@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cpu.h"
 #include "nn/network.h"
 
 namespace a3c::bind {
@@ -23,6 +24,7 @@ class NetworkCore {
 
   // logits [n, A], values [n]; forward in chunks of the workspace's capacity.
   void forward(const float* params, const void* obs, Index n, float* logits, float* values) {
+    ScopedFlushDenormals ftz;
     Lease ws(*this, kChunk);
     net_.prepare(params, *ws);
     const ArchSpec& a = net_.spec();
@@ -40,10 +42,10 @@ class NetworkCore {
 
   LossTerms loss_and_grad(const float* params, const void* obs, Index n, const int* actions,
                           const float* returns, const LossCoefs& coefs, float* grad) {
+    ScopedFlushDenormals ftz;
     Lease ws(*this, n);
     net_.prepare(params, *ws);
     net_.forward(params, obs, n, *ws, 0);
-    std::memset(grad, 0, net_.num_params() * sizeof(float));
     return net_.loss_and_backward(params, *ws, n, actions, returns, coefs, grad);
   }
 

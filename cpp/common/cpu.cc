@@ -56,4 +56,17 @@ void enable_flush_denormals() {
 #endif
 }
 
+ScopedFlushDenormals::ScopedFlushDenormals() {
+#if defined(A3C_X86)
+  saved_ = _mm_getcsr();
+  _mm_setcsr(saved_ | 0x8040);
+#endif
+}
+
+ScopedFlushDenormals::~ScopedFlushDenormals() {
+#if defined(A3C_X86)
+  _mm_setcsr(saved_);
+#endif
+}
+
 }  // namespace a3c

@@ -29,4 +29,17 @@ void set_kernel_isa(const std::string& isa);
 // whose gradient stays zero decay into denormals, and arithmetic on denormals is ~10x slower.
 void enable_flush_denormals();
 
+// Enables flush-to-zero/denormals-are-zero for a scope and restores the caller's mode after:
+// for kernel calls made on a Python thread, whose floating-point mode is not ours to keep.
+class ScopedFlushDenormals {
+ public:
+  ScopedFlushDenormals();
+  ~ScopedFlushDenormals();
+  ScopedFlushDenormals(const ScopedFlushDenormals&) = delete;
+  ScopedFlushDenormals& operator=(const ScopedFlushDenormals&) = delete;
+
+ private:
+  unsigned saved_ = 0;
+};
+
 }  // namespace a3c

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/check.h"
+#include "nn/conv2d.h"
 
 namespace a3c {
 
@@ -109,6 +110,8 @@ ArchSpec make_arch(const std::string& name, std::vector<Index> obs_shape, Index 
     cs.hout = (h - d.k) / d.stride + 1;
     cs.wout = (w - d.k) / d.stride + 1;
     cs.input_nchw_u8 = (i == 0);
+    cs.s2d = i == 0 && d.k % d.stride == 0 && h % d.stride == 0 && w % d.stride == 0;
+    cs.k_order = conv_k_order(cs);
     const std::string ln = "conv" + std::to_string(i + 1);
     cs.w_off = a.layout.add(ln + ".weight", {cs.cout, cs.cin, cs.kh, cs.kw});
     cs.b_off = a.layout.add(ln + ".bias", {cs.cout});

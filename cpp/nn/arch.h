@@ -9,6 +9,7 @@
 // one [A+1] bias, so the heads are a single matrix-vector product.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,9 +21,23 @@ struct ConvSpec {
   Index cin, cout, kh, kw, stride;
   Index hin, win, hout, wout;
   bool input_nchw_u8;  // first layer: reads the uint8 observation (NCHW); later: NHWC floats
+  // First layer only: the kernel and the image tile by the stride, so the layer runs as a
+  // stride-1 conv on the space-to-depth image (see conv2d.h) instead of through im2col.
+  bool s2d;
   Index w_off, b_off;  // offsets of weight [Cout,Cin,KH,KW] and bias [Cout]
+  std::vector<std::int32_t> k_order;  // see conv_k_order (conv2d.h)
   Index k() const { return cin * kh * kw; }
   Index p() const { return hout * wout; }
+  // Space-to-depth geometry (valid when s2d): image [H/S, W/S, Cin*S*S], kernel KH/S x KW/S.
+  Index s2d_h() const { return hin / stride; }
+  Index s2d_w() const { return win / stride; }
+  Index s2d_c() const { return cin * stride * stride; }
+  Index s2d_kh() const { return kh / stride; }
+  Index s2d_kw() const { return kw / stride; }
+  // Floats of the space-to-depth image, plus the zero tail the last wrapped rows read.
+  Index s2d_size() const { return cin * hin * win + (s2d_kw() - 1) * s2d_c(); }
+  // Rows of the stride-1 GEMM: full image-width rows, the last s2d_kw()-1 columns discarded.
+  Index s2d_rows() const { return hout * s2d_w(); }
 };
 
 struct LinearSpec {

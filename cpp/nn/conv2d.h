@@ -6,35 +6,59 @@
 // for the GEMMs once per parameter snapshot.
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 #include "nn/arch.h"
 
 namespace a3c {
 
 // Row order of the unrolled input's columns (the "K" index): (c,ky,kx) for the NCHW first
 // layer, (ky,kx,c) for NHWC layers. Packed weights follow the same order.
+//
+// The first layer (8x8 stride 4 on 84x84) avoids im2col when the kernel and the image tile by
+// the stride (ConvSpec::s2d): the uint8 image becomes, once, a float space-to-depth image
+// X[H/S, W/S, Cin*S*S] (NHWC), on which the layer is a stride-1 conv with a (KH/S)x(KW/S)
+// kernel. For each kernel row dy, the unrolled input of a whole output row band is then a
+// plain strided view of X (row i = oy*W/S + ox reads KW/S*Cin*S*S contiguous floats), so the
+// layer is KH/S GEMMs straight on X; the KW/S-1 wrapped columns per row are computed and
+// dropped. The packed weights of such a layer are [KH/S][KW/S * Cin*S*S][Cout].
 
-// col [P, K]  <-  inp uint8 [Cin, H, W] / 255
-void im2col_nchw_u8(float* col, const unsigned char* inp, const ConvSpec& c);
+// col [P, K]  <-  inp uint8 [Cin, H, W] / 255, via img [Cin, H, W] (scratch, overwritten)
+void im2col_nchw_u8(float* col, float* img, const unsigned char* inp, const ConvSpec& c);
 // col [P, K]  <-  inp [H, W, Cin]
 void im2col_nhwc(float* col, const float* inp, const ConvSpec& c);
 // dinp [H, W, Cin]  +=  scatter of dcol [P, K]
 void col2im_nhwc_add(float* dinp, const float* dcol, const ConvSpec& c);
 
+// k_order[j]: the K index of the j-th element of an OIHW filter (j = (ci*KH + ky)*KW + kx)
+// in this layer's unrolled-input order; computed once per layer (ConvSpec::k_order).
+std::vector<std::int32_t> conv_k_order(const ConvSpec& c);
+
+// x [s2d_size()] <- space-to-depth of inp uint8 [Cin, H, W] / 255 (layers with s2d).
+void space_to_depth_u8(float* x, const unsigned char* inp, const ConvSpec& c);
+
 // wk [K, Cout]: weight as the GEMM's B operand (forward, and layout of dW accumulation).
 // wt [Cout, K]: weight rows in K order (the B operand of the input-gradient GEMM).
 void conv_pack_weights(float* wk, float* wt, const float* weight /* [Cout,Cin,KH,KW] */,
                        const ConvSpec& c);
-// dweight [Cout,Cin,KH,KW] += unpack(dwk [K, Cout])
-void conv_unpack_grad_add(float* dweight, const float* dwk, const ConvSpec& c);
+// dweight [Cout,Cin,KH,KW] = unpack(dwk [K, Cout])
+void conv_unpack_grad(float* dweight, const float* dwk, const ConvSpec& c);
 
 // out [P, Cout] (NHWC) = relu(col [P,K] * wk [K,Cout] + bias)
 void conv2d_forward(float* out, const float* col, const float* wk, const float* bias,
                     const ConvSpec& c);
+// The same on the space-to-depth image x; tmp [s2d_rows(), Cout] scratch.
+void conv2d_forward_s2d(float* out, float* tmp, const float* x, const float* wk, const float* bias,
+                        const ConvSpec& c);
 
 // dout [P, Cout]: gradient w.r.t. the pre-activation (ReLU mask already applied).
 // dwk [K, Cout] += col^T dout ; dbias [Cout] += sum_p dout ;
 // dcol [P, K] = dout * wt   (skipped when dcol is null: the first layer's input is data)
 void conv2d_backward(float* dwk, float* dbias, float* dcol, const float* dout,
                      const float* col, const float* wt, const ConvSpec& c);
+// dwk += and dbias += for a space-to-depth layer (no input gradient); tmp as above.
+void conv2d_backward_s2d(float* dwk, float* dbias, float* tmp, const float* dout, const float* x,
+                         const ConvSpec& c);
 
 }  // namespace a3c

@@ -16,10 +16,11 @@ void linear_forward(float* y, const float* x, const float* weight, const float* 
 
 void linear_backward(float* dweight, float* dbias, float* dx, const float* dy, const float* x,
                      const float* weight, Index n, const LinearSpec& l) {
+  for (Index o = 0; o < l.out; ++o) dbias[o] = 0.0f;
   for (Index r = 0; r < n; ++r)
     for (Index o = 0; o < l.out; ++o) dbias[o] += dy[r * l.out + o];
-  // dW [out, in] += dy^T [out, N] x [N, in]: dy read through a transposed view.
-  gemm_nn(l.out, l.in, n, dy, 1, l.out, x, l.in, dweight, l.in, true);
+  // dW [out, in] = dy^T [out, N] x [N, in]: dy read through a transposed view.
+  gemm_nn(l.out, l.in, n, dy, 1, l.out, x, l.in, dweight, l.in, false);
   if (dx) gemm_nn(n, l.in, l.out, dy, l.out, 1, weight, l.in, dx, l.in, false);
 }
 

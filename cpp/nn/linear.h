@@ -12,7 +12,9 @@ void linear_forward(float* y, const float* x, const float* weight, const float* 
                     const LinearSpec& l, bool relu);
 
 // dy [N, out]: gradient w.r.t. the pre-activation.
-// dweight [out, in] += dy^T x ; dbias [out] += sum_n dy ; dx [N, in] = dy W (skipped if null).
+// dweight [out, in] = dy^T x ; dbias [out] = sum_n dy ; dx [N, in] = dy W (skipped if null).
+// Overwrites (each weight gets its gradient from one place only): not reading the old
+// gradient saves a pass over the largest tensor of the network.
 void linear_backward(float* dweight, float* dbias, float* dx, const float* dy, const float* x,
                      const float* weight, Index n, const LinearSpec& l);
 

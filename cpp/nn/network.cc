@@ -22,9 +22,14 @@ Workspace::Workspace(const ArchSpec& a, Index cap) : capacity(cap) {
     wt.emplace_back(c.k() * c.cout);
     dwk.emplace_back(c.k() * c.cout);
     dconv.emplace_back(c.p() * c.cout);
-    col_size = std::max(col_size, c.p() * c.k());
+    if (!c.s2d) col_size = std::max(col_size, c.p() * c.k());
   }
   col.resize(col_size);
+  if (a.obs_u8) {
+    const ConvSpec& c0 = a.convs[0];
+    img.resize(c0.s2d ? c0.s2d_size() : a.obs_size());
+    if (c0.s2d) s2d_tmp.resize(c0.s2d_rows() * c0.cout);
+  }
   dcol.resize(col_size);
   flat.resize(cap * a.flat_size());
   dflat.resize(cap * a.flat_size());
@@ -101,12 +106,17 @@ void Network::forward(const float* params, const void* obs, Index n, Workspace& 
       std::memcpy(o, static_cast<const unsigned char*>(obs) + i * obs_size, obs_size);
       for (Index l = 0; l < L; ++l) {
         const ConvSpec& c = a.convs[l];
+        float* out = ws.conv_out[l].data() + s * c.p() * c.cout;
+        if (c.s2d) {
+          space_to_depth_u8(ws.img.data(), o, c);
+          conv2d_forward_s2d(out, ws.s2d_tmp.data(), ws.img.data(), ws.wk[l].data(), params + c.b_off, c);
+          continue;
+        }
         if (l == 0)
-          im2col_nchw_u8(ws.col.data(), o, c);
+          im2col_nchw_u8(ws.col.data(), ws.img.data(), o, c);
         else
           im2col_nhwc(ws.col.data(), ws.conv_out[l - 1].data() + s * a.convs[l - 1].p() * a.convs[l - 1].cout, c);
-        conv2d_forward(ws.conv_out[l].data() + s * c.p() * c.cout, ws.col.data(), ws.wk[l].data(),
-                       params + c.b_off, c);
+        conv2d_forward(out, ws.col.data(), ws.wk[l].data(), params + c.b_off, c);
       }
       // NHWC [P, C] -> CHW flatten, the order PyTorch's fc weights expect.
       const ConvSpec& c = a.convs.back();
@@ -146,7 +156,10 @@ void Network::backward(const float* params, Workspace& ws, Index n, float* grad)
   // unrolled inputs stay cache-sized. They are re-gathered from the kept activations
   // rather than kept (400 KB per step for conv1), which is a copy, not recomputation.
   const Index L = static_cast<Index>(a.convs.size());
-  for (Index l = 0; l < L; ++l) ws.dwk[l].zero();
+  for (Index l = 0; l < L; ++l) {
+    ws.dwk[l].zero();
+    std::memset(grad + a.convs[l].b_off, 0, a.convs[l].cout * sizeof(float));
+  }
   const Index flat_size = a.flat_size();
   for (Index i = 0; i < n; ++i) {
     {
@@ -159,8 +172,12 @@ void Network::backward(const float* params, Workspace& ws, Index n, float* grad)
     }
     for (Index l = L - 1; l >= 0; --l) {
       const ConvSpec& c = a.convs[l];
-      if (l == 0) {
-        im2col_nchw_u8(ws.col.data(), ws.obs_u8.data() + i * a.obs_size(), c);
+      if (l == 0 && c.s2d) {
+        space_to_depth_u8(ws.img.data(), ws.obs_u8.data() + i * a.obs_size(), c);
+        conv2d_backward_s2d(ws.dwk[l].data(), grad + c.b_off, ws.s2d_tmp.data(), ws.dconv[l].data(),
+                            ws.img.data(), c);
+      } else if (l == 0) {
+        im2col_nchw_u8(ws.col.data(), ws.img.data(), ws.obs_u8.data() + i * a.obs_size(), c);
         conv2d_backward(ws.dwk[l].data(), grad + c.b_off, nullptr, ws.dconv[l].data(),
                         ws.col.data(), nullptr, c);
       } else {
@@ -175,7 +192,7 @@ void Network::backward(const float* params, Workspace& ws, Index n, float* grad)
       }
     }
   }
-  for (Index l = 0; l < L; ++l) conv_unpack_grad_add(grad + a.convs[l].w_off, ws.dwk[l].data(), a.convs[l]);
+  for (Index l = 0; l < L; ++l) conv_unpack_grad(grad + a.convs[l].w_off, ws.dwk[l].data(), a.convs[l]);
 }
 
 LossTerms Network::loss_and_backward(const float* params, Workspace& ws, Index n,

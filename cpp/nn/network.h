@@ -28,6 +28,8 @@ struct Workspace {
   std::vector<AlignedBuffer<float>> wk, wt;    // [K, Cout], [Cout, K]
   // Backward scratch.
   AlignedBuffer<float> col, dcol;              // [P*K] of the largest conv, one image
+  AlignedBuffer<float> img;                    // one observation as floats (im2col or s2d)
+  AlignedBuffer<float> s2d_tmp;                // [s2d_rows, Cout] first-layer GEMM rows
   std::vector<AlignedBuffer<float>> dwk;       // [K, Cout]
   std::vector<AlignedBuffer<float>> dconv;     // [P*Cout] one image
   AlignedBuffer<float> dhead;                  // [cap, A+1]
@@ -52,10 +54,11 @@ class Network {
   // [slot0, slot0+n). Results: ws.head[slot*(A+1) + a] logits, [... + A] value.
   void forward(const float* params, const void* obs, Index n, Workspace& ws, Index slot0) const;
 
-  // grad [num_params] += d loss / d params for slots [0, n) given ws.dhead [n, A+1].
+  // grad [num_params] = d loss / d params for slots [0, n) given ws.dhead [n, A+1].
+  // Every element is written (no need to zero grad first).
   void backward(const float* params, Workspace& ws, Index n, float* grad) const;
 
-  // A3C loss of slots [0, n) and grad += its gradient.
+  // A3C loss of slots [0, n) and grad = its gradient.
   LossTerms loss_and_backward(const float* params, Workspace& ws, Index n, const int* actions,
                               const float* returns, const LossCoefs& coefs, float* grad) const;
 

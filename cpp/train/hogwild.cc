@@ -28,13 +28,13 @@ void SharedParams::snapshot(float* theta_local) {
   std::memcpy(theta_local, theta_.data(), n_ * sizeof(float));
 }
 
-void SharedParams::apply_update(float* d, float gscale, const RmsPropParams& p,
+void SharedParams::apply_update(const float* d, float gscale, const RmsPropParams& p,
                                 float* theta_local) {
   std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
   if (locked_) lock.lock();
   float* __restrict th = theta_.data();
   float* __restrict g = g_.data();
-  float* __restrict dd = d;
+  const float* __restrict dd = d;
   float* __restrict local = theta_local;
   const float a = p.alpha, one_minus_a = 1.0f - p.alpha, lr = p.lr, eps = p.eps;
   if (p.eps_inside) {
@@ -45,7 +45,6 @@ void SharedParams::apply_update(float* d, float gscale, const RmsPropParams& p,
       const float t = th[i] - lr * di / std::sqrt(gi + eps);
       th[i] = t;
       local[i] = t;
-      dd[i] = 0.0f;
     }
   } else {
     for (Index i = 0; i < n_; ++i) {
@@ -55,7 +54,6 @@ void SharedParams::apply_update(float* d, float gscale, const RmsPropParams& p,
       const float t = th[i] - lr * di / (std::sqrt(gi) + eps);
       th[i] = t;
       local[i] = t;
-      dd[i] = 0.0f;
     }
   }
 }

@@ -19,9 +19,9 @@ class SharedParams {
   void snapshot(float* theta_local);
 
   // Applies RMSProp with gradient gscale*d to the shared buffers, then (fused, to read theta
-  // once) writes the updated theta into theta_local as the worker's next snapshot, and zeroes
-  // d for the next rollout. Locked mode holds one mutex around the whole update.
-  void apply_update(float* d, float gscale, const RmsPropParams& p, float* theta_local);
+  // once) writes the updated theta into theta_local as the worker's next snapshot. Locked
+  // mode holds one mutex around the whole update.
+  void apply_update(const float* d, float gscale, const RmsPropParams& p, float* theta_local);
 
   // Copies of the shared buffers (racy reads during a run: a Hogwild snapshot).
   void read(float* params_out, float* rms_out);

@@ -253,7 +253,6 @@ void Pool::worker_loop(int id) {
     } else {
       // Deviation from Mnih et al. 2016: a non-finite gradient is dropped (and counted)
       // instead of poisoning the shared parameters.
-      grad.zero();
       shared_.snapshot(theta.data());
     }
     snapshot_updates = updates_done();

@@ -93,6 +93,7 @@ class Network:
         entropy_beta: float = 0.01,
         value_coef: float = 0.5,
         reduction: str = "sum",
+        out: np.ndarray | None = None,
     ) -> tuple[dict[str, float], np.ndarray]:
         """The A3C loss of a rollout and its gradient w.r.t. ``params``.
 
@@ -103,11 +104,13 @@ class Network:
 
         Returns ``(terms, grad)``: a dict with ``policy_loss``, ``value_loss``, ``entropy``
         and ``total``, and the float32 gradient of ``total``. ``actions`` are int64 or int32,
-        ``returns`` float32, both of shape ``[N]``.
+        ``returns`` float32, both of shape ``[N]``. ``out``: an optional float32
+        ``[num_params]`` array the gradient is written into (and returned), to avoid
+        allocating one per call.
         """
         self._check_params(params)
         return self._core.loss_and_grad(
-            params, obs, actions, returns, float(entropy_beta), float(value_coef), reduction
+            params, obs, actions, returns, float(entropy_beta), float(value_coef), reduction, out
         )
 
     def tensor(self, params: np.ndarray, name: str) -> np.ndarray:
