@@ -10,7 +10,7 @@ Modes (thread i on CPU worker_cpu(i)):
   unpinned  ale-py's env thread and the Python thread float (thread_affinity_offset=-1)
   ale-pin   ale-py's env thread pinned, the Python thread floats
   pinned    both pinned to the same CPU (what the native pool does with pin_threads)
-Recorded 2025-11-23, three runs while other jobs shared the cores (ranges of the medians):
+Recorded 2026-11-23, three runs while other jobs shared the cores (ranges of the medians):
   threads  mode      steps/s       cpu us/step
   1        unpinned  1,840-2,020   55-67
   1        ale-pin   1,590-2,430   25-64

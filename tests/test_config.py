@@ -103,6 +103,11 @@ _INVALID = [
     ("max_episode_steps", 0),
     ("pin_threads", "yes"),
     ("log_interval_seconds", 0.0),
+    ("run_dir", ""),
+    ("run_dir", 3),
+    ("checkpoint_every_steps", -1),
+    ("checkpoint_every_seconds", -1.0),
+    ("tensorboard", "yes"),
 ]
 
 

@@ -15,6 +15,7 @@
 #include "bindings/py_env.h"
 #include "common/check.h"
 #include "train/pool.h"
+#include "train/synthetic_env.h"
 
 namespace py = pybind11;
 
@@ -31,7 +32,8 @@ py::dict stats_dict(const WorkerStats& s, bool with_losses) {
   d["staleness_hist"] = hist;
   d["staleness_mean"] = s.updates > 0 ? s.staleness_sum / static_cast<double>(s.updates) : 0.0;
   d["gil_wait_seconds"] = s.gil_wait_ns * 1e-9;
-  d["env_call_seconds"] = s.gil_held_ns * 1e-9;
+  d["env_call_seconds"] = s.env_call_ns * 1e-9;
+  d["env_call_cpu_seconds"] = s.env_call_cpu_ns * 1e-9;
   d["env_seconds"] = s.env_ns * 1e-9;
   d["net_seconds"] = s.net_ns * 1e-9;
   d["update_seconds"] = s.update_ns * 1e-9;
@@ -47,6 +49,22 @@ py::dict stats_dict(const WorkerStats& s, bool with_losses) {
   }
   return d;
 }
+
+// A Python handle to a SyntheticEnv, built lazily for the network it is run with.
+class SyntheticEnvHandle {
+ public:
+  SyntheticEnvHandle(std::uint64_t seed, std::int64_t episode_length)
+      : seed_(seed), episode_length_(episode_length) {}
+  Env* get(const ArchSpec& spec) {
+    env_ = std::make_unique<SyntheticEnv>(spec, seed_, episode_length_);
+    return env_.get();
+  }
+
+ private:
+  std::uint64_t seed_;
+  std::int64_t episode_length_;
+  std::unique_ptr<SyntheticEnv> env_;
+};
 
 class Trainer {
  public:
@@ -87,6 +105,10 @@ class Trainer {
     std::vector<std::unique_ptr<PyEnv>> penvs;
     std::vector<Env*> raw;
     for (const auto& e : envs) {
+      if (py::isinstance<SyntheticEnvHandle>(e)) {  // C++ env: no Python, no GIL
+        raw.push_back(e.cast<SyntheticEnvHandle&>().get(net_.net().spec()));
+        continue;
+      }
       penvs.push_back(std::make_unique<PyEnv>(py::reinterpret_borrow<py::object>(e), net_.net().spec()));
       raw.push_back(penvs.back().get());
     }
@@ -115,8 +137,9 @@ class Trainer {
           break;
         }
         if (done) break;
-        if (now_seconds() >= next_cb && !callback.is_none()) {
+        if (now_seconds() >= next_cb) {
           next_cb = now_seconds() + interval;
+          if (callback.is_none()) continue;
           try {
             py::object keep_going = callback(progress());
             if (!keep_going.is_none() && !keep_going.cast<bool>()) {
@@ -185,6 +208,11 @@ void register_train(py::module_& m) {
       .def_readwrite("reward_clip", &TrainOptions::reward_clip)
       .def_readwrite("seed", &TrainOptions::seed)
       .def_readwrite("pin_threads", &TrainOptions::pin_threads);
+
+  py::class_<SyntheticEnvHandle>(m, "SyntheticEnv",
+                                 "A zero-cost C++ environment (random frames, no Python): for timing "
+                                 "the network and the update alone, and for sanitizer runs.")
+      .def(py::init<std::uint64_t, std::int64_t>(), py::arg("seed") = 0, py::arg("episode_length") = 1000);
 
   py::class_<Trainer>(m, "Trainer")
       .def(py::init<NetworkCore&, const py::array&, const py::object&, const TrainOptions&, bool>(),

@@ -7,6 +7,8 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <time.h>
+
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -36,6 +38,7 @@ class PyEnv final : public Env {
     const auto t0 = clock::now();
     py::gil_scoped_acquire gil;
     const auto t1 = clock::now();
+    const std::int64_t c1 = thread_cpu_ns();
     StepResult r;
     {
       py::object res = step_(action);
@@ -52,19 +55,26 @@ class PyEnv final : public Env {
         r.episode_length = tup[4].cast<std::int64_t>();
       }
     }
+    const std::int64_t c2 = thread_cpu_ns();
     const auto t2 = clock::now();
     wait_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
-    held_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(t2 - t1).count();
+    call_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(t2 - t1).count();
+    call_cpu_ns_ += c2 - c1;
     return r;
   }
 
   std::int64_t gil_wait_ns() const override { return wait_ns_; }
-  // Time inside the Python call with the GIL acquired; the env itself may release it
-  // (ale-py does, while it emulates), so this is an upper bound of the GIL-held time.
-  std::int64_t gil_held_ns() const override { return held_ns_; }
+  std::int64_t call_ns() const override { return call_ns_; }
+  std::int64_t call_cpu_ns() const override { return call_cpu_ns_; }
 
  private:
   using clock = std::chrono::steady_clock;
+
+  static std::int64_t thread_cpu_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+  }
 
   void copy_obs(const py::handle& o, void* dst, const char* where) {
     const bool u8 = spec_.obs_u8;
@@ -89,7 +99,7 @@ class PyEnv final : public Env {
 
   py::object reset_, step_;
   const ArchSpec& spec_;
-  std::int64_t wait_ns_ = 0, held_ns_ = 0;
+  std::int64_t wait_ns_ = 0, call_ns_ = 0, call_cpu_ns_ = 0;
 };
 
 }  // namespace a3c::bind

@@ -22,9 +22,12 @@ class Env {
   virtual void reset(void* obs) = 0;
   // Acts; writes the next observation (after an auto-reset if a game ended) into obs.
   virtual StepResult step(int action, void* obs) = 0;
-  // Time spent waiting for and holding the GIL, in ns (0 for envs without Python).
+  // Time spent waiting for the GIL, inside the Python call (wall), and CPU time of the
+  // calling thread inside the call, in ns (0 for envs without Python). The last bounds the
+  // GIL-held time from above: an env that releases the GIL while it waits (ale-py) sleeps.
   virtual std::int64_t gil_wait_ns() const { return 0; }
-  virtual std::int64_t gil_held_ns() const { return 0; }
+  virtual std::int64_t call_ns() const { return 0; }
+  virtual std::int64_t call_cpu_ns() const { return 0; }
 };
 
 }  // namespace a3c

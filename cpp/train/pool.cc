@@ -141,7 +141,8 @@ WorkerStats Pool::collect(bool drain) {
     for (int b = 0; b < kStalenessBins; ++b) total.staleness_hist[b] += s.staleness_hist[b];
     total.staleness_sum += s.staleness_sum;
     total.gil_wait_ns += s.gil_wait_ns;
-    total.gil_held_ns += s.gil_held_ns;
+    total.env_call_ns += s.env_call_ns;
+    total.env_call_cpu_ns += s.env_call_cpu_ns;
     total.env_ns += s.env_ns;
     total.net_ns += s.net_ns;
     total.update_ns += s.update_ns;
@@ -274,7 +275,8 @@ void Pool::worker_loop(int id) {
         ++s.skipped_updates;
       }
       s.gil_wait_ns = env.gil_wait_ns();
-      s.gil_held_ns = env.gil_held_ns();
+      s.env_call_ns = env.call_ns();
+      s.env_call_cpu_ns = env.call_cpu_ns();
       s.env_ns = env_ns;
       s.net_ns = net_ns;
       s.update_ns = update_ns;

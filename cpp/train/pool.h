@@ -56,7 +56,8 @@ struct WorkerStats {
   std::int64_t loss_count = 0;
   std::int64_t staleness_hist[kStalenessBins] = {};
   double staleness_sum = 0;
-  std::int64_t gil_wait_ns = 0, gil_held_ns = 0, env_ns = 0, net_ns = 0, update_ns = 0;
+  std::int64_t gil_wait_ns = 0, env_call_ns = 0, env_call_cpu_ns = 0;
+  std::int64_t env_ns = 0, net_ns = 0, update_ns = 0;
   std::vector<EpisodeRecord> episodes;  // since the last drain
 };
 

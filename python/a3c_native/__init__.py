@@ -10,24 +10,32 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     _os.environ.setdefault(_var, "1")
 
 from . import _core  # noqa: E402
+
+__version__ = _core.__version__
+
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint  # noqa: E402
 from .config import A3CConfig  # noqa: E402
 from .errors import CheckpointError, ConfigError, EnvError  # noqa: E402
+from .evaluate import EvalResult, evaluate  # noqa: E402
 from .networks import Network, TensorInfo  # noqa: E402
 from .results import EpisodeRecord, Progress, TrainResult  # noqa: E402
 from .train import train  # noqa: E402
 
-__version__ = _core.__version__
-
 __all__ = [
     "A3CConfig",
+    "Checkpoint",
     "CheckpointError",
     "ConfigError",
     "EnvError",
     "EpisodeRecord",
+    "EvalResult",
     "Network",
     "Progress",
     "TensorInfo",
     "TrainResult",
     "__version__",
+    "evaluate",
+    "load_checkpoint",
+    "save_checkpoint",
     "train",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -116,6 +117,20 @@ class A3CConfig:
     log_interval_seconds: float = 1.0
     """Seconds between progress/telemetry updates of the main thread."""
 
+    # --- run directory: checkpoints and logs --------------------------------------------------
+    run_dir: str | None = None
+    """Directory of the run's files: config.json (this config, resolved), checkpoint.npz (the
+    latest checkpoint), episodes.csv (one row per game) and tb/ (TensorBoard events).
+    None: train() writes nothing."""
+    checkpoint_every_steps: int = 0
+    """Save run_dir/checkpoint.npz every this many agent steps (0: not by steps). Checkpoints
+    are also saved at the start, at the end, on Ctrl-C and on SIGTERM."""
+    checkpoint_every_seconds: float = 300.0
+    """Save run_dir/checkpoint.npz every this many seconds of wall time (0: not by time)."""
+    tensorboard: bool = True
+    """Write TensorBoard scalars into run_dir/tb (skipped with a notice if tensorboardX is
+    missing)."""
+
     def __post_init__(self) -> None:
         self._check_choice("arch", ARCHS)
         self._check_choice("update", UPDATES)
@@ -141,6 +156,10 @@ class A3CConfig:
         self._check_float("reward_clip", 0.0)
         self._check_float("repeat_action_probability", 0.0, 1.0)
         self._check_float("log_interval_seconds", 0.0, lo_open=True)
+        self._check_run_dir()
+        self._check_int("checkpoint_every_steps", 0)
+        self._check_float("checkpoint_every_seconds", 0.0)
+        self._check_bool("tensorboard")
         self._check_bool("episodic_life")
         self._check_bool("pin_threads")
         self._check_env()
@@ -241,6 +260,13 @@ class A3CConfig:
             close = difflib.get_close_matches(str(v), choices, n=1) if isinstance(v, str) else []
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise self._fail(name, f"must be one of {valid}{hint}")
+
+    def _check_run_dir(self) -> None:
+        if self.run_dir is None:
+            return
+        if not isinstance(self.run_dir, (str, os.PathLike)) or not str(self.run_dir).strip():
+            raise self._fail("run_dir", "must be a directory path (str or os.PathLike) or None")
+        self.run_dir = os.fspath(self.run_dir)
 
     def _check_hidden(self) -> None:
         h = self.hidden

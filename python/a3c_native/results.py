@@ -77,8 +77,11 @@ class TrainResult:
     interrupted: bool
     """True when Ctrl-C ended the run (the parameters are those reached by then)."""
     timings: dict[str, float] = field(default_factory=dict)
-    """Seconds summed over workers: env (stepping), net (forward/backward), update
-    (clip + Hogwild RMSProp), gil_wait, env_call (inside the Python env call)."""
+    """Seconds summed over workers: env (stepping, wall), net (forward, backward, loss),
+    update (clip + Hogwild RMSProp + snapshot), gil_wait (waiting for the GIL before an env
+    call), env_call (inside the Python env call, wall) and env_call_cpu (the worker's CPU
+    time inside that call: an upper bound of its GIL-held time, since ale-py sleeps with the
+    GIL released while it emulates)."""
     config: dict[str, Any] = field(default_factory=dict)
     """The resolved configuration (A3CConfig.to_dict())."""
 

@@ -2,25 +2,42 @@
 
 The pool runs with the GIL released; this (the calling) thread wakes every ``log_interval``
 seconds to turn the native counters into a :class:`Progress` for the callback, and every
-100 ms to check for Ctrl-C. Not here: checkpoint files and the CLI.
+100 ms to check for Ctrl-C. With ``cfg.run_dir`` set it also writes the run's files there:
+config.json, checkpoint.npz (start, every N steps/seconds, end, Ctrl-C, SIGTERM), episodes.csv
+and TensorBoard events (telemetry.py). Not here: the checkpoint format (checkpoint.py), the CLI.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
+import signal
 import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import _core
+from .checkpoint import (
+    Checkpoint,
+    atomic_write,
+    load_checkpoint,
+    remove_stale_temp_files,
+    save_checkpoint,
+)
 from .config import A3CConfig
 from .envs import make_worker_envs
-from .errors import ConfigError
+from .errors import CheckpointError, ConfigError
 from .networks import Network
 from .results import EpisodeRecord, Progress, TrainResult
+from .telemetry import Telemetry
 
 log = logging.getLogger("a3c_native")
 
@@ -29,6 +46,9 @@ log = logging.getLogger("a3c_native")
 # default), which starves the workers (measured: 2,500 -> 179 env steps/s beside one busy
 # thread). A short interval bounds that wait; it is restored when the run ends.
 _RUN_SWITCH_INTERVAL = 0.0002
+
+CHECKPOINT_FILE = "checkpoint.npz"
+CONFIG_FILE = "config.json"
 
 
 def make_network(cfg: A3CConfig, obs_shape: tuple[int, ...], obs_dtype: np.dtype, num_actions: int) -> Network:
@@ -75,6 +95,151 @@ def _episodes(raw: list[tuple[float, int, int, float, int]]) -> list[EpisodeReco
     return [EpisodeRecord(float(t), int(s), int(w), float(sc), int(n)) for t, s, w, sc, n in raw]
 
 
+# ---------------------------------------------------------------------------------------------
+# resuming and the run directory
+# ---------------------------------------------------------------------------------------------
+
+
+def _env_identity(cfg_dict: dict[str, Any]) -> str:
+    if cfg_dict.get("env_fn"):
+        return f"env_fn {cfg_dict['env_fn']!r}"
+    return f"game {cfg_dict.get('game')!r}"
+
+
+def check_resumable(ckpt: Checkpoint, cfg: A3CConfig, path: str | os.PathLike[str]) -> None:
+    """Raise CheckpointError unless `ckpt` can continue a run of `cfg`: same arch (and mlp
+    hidden sizes), same game or env_fn, and a step count below ``cfg.total_steps``.
+    (Observation shape and action count are checked against the env once it is built.)"""
+
+    def fail(what: str) -> CheckpointError:
+        return CheckpointError(f"cannot resume from {os.fspath(path)!r}: {what}")
+
+    if ckpt.arch != cfg.arch:
+        raise fail(f"stored arch {ckpt.arch!r}, expected {cfg.arch!r} (A3CConfig.arch)")
+    if cfg.arch == "mlp" and tuple(ckpt.hidden) != tuple(cfg.hidden):
+        raise fail(f"stored hidden {tuple(ckpt.hidden)}, expected {cfg.hidden} (A3CConfig.hidden)")
+    if ckpt.config:
+        stored, expected = _env_identity(ckpt.config), _env_identity(cfg.to_dict())
+        if stored != expected:
+            raise fail(f"stored {stored}, expected {expected}")
+    if ckpt.step >= cfg.total_steps:
+        msg = (
+            f"checkpoint {os.fspath(path)!r} is at step {ckpt.step:,}, which already reaches "
+            f"A3CConfig.total_steps={cfg.total_steps:,}: raise total_steps to train further"
+        )
+        raise ConfigError(msg)
+
+
+def _check_env_matches(ckpt: Checkpoint, net: Network, path: str | os.PathLike[str]) -> None:
+    for name, stored, expected in (
+        ("num_actions", ckpt.num_actions, net.num_actions),
+        ("obs_shape", tuple(ckpt.obs_shape), tuple(net.obs_shape)),
+    ):
+        if stored != expected:
+            msg = f"cannot resume from {os.fspath(path)!r}: stored {name} {stored}, expected {expected} (the env's)"
+            raise CheckpointError(msg)
+
+
+class _StopOnSignals:
+    """While the pool runs, Ctrl-C and SIGTERM stop it: train() then saves a checkpoint and
+    returns with interrupted=True. The previous handlers are restored after.
+
+    The handler raises KeyboardInterrupt, which the native wait loop turns into a clean stop,
+    except while the progress callback runs (telemetry, checkpoint writes, the user's code):
+    raising there would abort the callback and make train() raise instead, so the signal is
+    only noted and the callback returns False (stop). No-op off the main thread; a signal the
+    process ignores (SIG_IGN, e.g. under nohup) stays ignored.
+    """
+
+    def __init__(self) -> None:
+        self.in_callback = False
+        self.caught: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.caught is None:
+            self.caught = signum
+        if not self.in_callback:
+            raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    def __enter__(self) -> _StopOnSignals:
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                if signal.getsignal(s) is not signal.SIG_IGN:
+                    self._old[s] = signal.signal(s, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+        self._old.clear()
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Hold Ctrl-C/SIGTERM back during the final checkpoint write, then deliver them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    sigs = (signal.SIGINT, signal.SIGTERM)
+    old = {s: signal.signal(s, lambda signum, frame: pending.append(signum)) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+        for s in pending[:1]:
+            signal.raise_signal(s)
+
+
+class _RunDir:
+    """The files of one run in cfg.run_dir: config.json, checkpoint.npz, telemetry."""
+
+    def __init__(self, cfg: A3CConfig, net: Network, ckpt: Checkpoint | None, start_step: int) -> None:
+        assert cfg.run_dir is not None
+        self.dir = os.fspath(cfg.run_dir)
+        self.cfg = cfg
+        self.net = net
+        self.checkpoint = Path(self.dir) / CHECKPOINT_FILE
+        self.seconds_offset = ckpt.seconds if ckpt is not None else 0.0
+        self.episodes_offset = ckpt.episodes if ckpt is not None else 0
+        self.last_step = start_step
+        self.last_time = time.monotonic()
+        Path(self.dir).mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(self.checkpoint)
+        text = json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n"
+        atomic_write(Path(self.dir) / CONFIG_FILE, lambda f: f.write(text.encode()))
+
+    def due(self, steps: int) -> bool:
+        c = self.cfg
+        by_steps = c.checkpoint_every_steps > 0 and steps - self.last_step >= c.checkpoint_every_steps
+        by_time = (
+            c.checkpoint_every_seconds > 0
+            and time.monotonic() - self.last_time >= c.checkpoint_every_seconds
+        )
+        return by_steps or by_time
+
+    def save(self, params: np.ndarray, rms: np.ndarray, steps: int, seconds: float, episodes: int) -> None:
+        save_checkpoint(
+            self.checkpoint,
+            self.net,
+            params,
+            rms=rms,
+            step=steps,
+            config=self.cfg,
+            seconds=self.seconds_offset + seconds,
+            episodes=self.episodes_offset + episodes,
+        )
+        self.last_step = steps
+        self.last_time = time.monotonic()
+
+
+# ---------------------------------------------------------------------------------------------
+# train
+# ---------------------------------------------------------------------------------------------
+
+
 def train(
     cfg: A3CConfig,
     *,
@@ -82,6 +247,8 @@ def train(
     params: np.ndarray | None = None,
     rms: np.ndarray | None = None,
     start_step: int = 0,
+    resume: str | os.PathLike[str] | None = None,
+    progress_bar: bool = False,
 ) -> TrainResult:
     """Train an A3C agent with ``cfg.threads`` native actor-learner threads (Hogwild).
 
@@ -92,65 +259,126 @@ def train(
             stops the run and propagates.
         params, rms, start_step: initial shared parameters, RMSProp statistics and global
             step count (to continue a run; default: a fresh ``init_params(cfg.seed)``).
+        resume: a checkpoint file to continue from (its parameters, RMSProp statistics and
+            step count, so the learning-rate schedule continues where it stopped). It must
+            match cfg's arch, game/env_fn and the env's action count and observation shape,
+            else CheckpointError ("stored X, expected Y"). Excludes params/rms/start_step.
+        progress_bar: show a live tqdm bar on stderr (steps, steps/s, games, recent score, ETA).
+
+    With ``cfg.run_dir`` set, the run writes there: config.json; checkpoint.npz at the start,
+    every ``cfg.checkpoint_every_steps`` steps / ``cfg.checkpoint_every_seconds`` seconds, at
+    the end and when interrupted; episodes.csv; and TensorBoard events in tb/. A run_dir that
+    already holds a checkpoint is only reused with ``resume=`` (so a new run cannot silently
+    overwrite an old one).
 
     Returns:
-        A :class:`TrainResult`. Ctrl-C stops the workers within ~0.1 s and returns the
-        result reached so far with ``interrupted=True``. An exception raised inside an
-        environment stops every worker and is re-raised here with its type and message.
+        A :class:`TrainResult`. Ctrl-C (and SIGTERM, while the pool runs) stops the workers
+        within ~0.1 s and returns the result reached so far with ``interrupted=True`` (after
+        saving the checkpoint). An exception raised inside an environment stops every worker
+        and is re-raised here with its type and message.
     """
     if not isinstance(cfg, A3CConfig):
         msg = f"train() takes an A3CConfig, got {type(cfg).__name__}"
         raise TypeError(msg)
+    ckpt = None
+    if resume is not None:
+        if params is not None or rms is not None or start_step:
+            msg = "train(): pass either resume= or params=/rms=/start_step=, not both"
+            raise ValueError(msg)
+        ckpt = load_checkpoint(resume)
+        check_resumable(ckpt, cfg, resume)
+        params, rms, start_step = ckpt.params, ckpt.rms, ckpt.step
+    elif cfg.run_dir is not None and (Path(cfg.run_dir) / CHECKPOINT_FILE).exists():
+        path = str(Path(cfg.run_dir) / CHECKPOINT_FILE)
+        msg = (
+            f"A3CConfig.run_dir={cfg.run_dir!r} already holds a run ({path}): resume it with "
+            f"resume={path!r} (CLI: --resume), or choose another run_dir"
+        )
+        raise ConfigError(msg)
     if not 0 <= start_step < cfg.total_steps:
         msg = f"start_step={start_step} must be in [0, total_steps={cfg.total_steps})"
         raise ConfigError(msg)
     envs = make_worker_envs(cfg)
     old_interval = sys.getswitchinterval()
+    telemetry: Telemetry | None = None
     try:
         first = envs[0]
         net = make_network(cfg, tuple(first.obs_shape), np.dtype(first.obs_dtype), first.num_actions)
+        if ckpt is not None:
+            _check_env_matches(ckpt, net, resume)  # type: ignore[arg-type]
         if params is None:
             params = net.init_params(cfg.seed)
         trainer = _core.Trainer(net._core, params, rms, _options(cfg, start_step), cfg.update == "locked")
+        run_dir = _RunDir(cfg, net, ckpt, start_step) if cfg.run_dir is not None else None
+        if run_dir is not None or progress_bar:
+            telemetry = Telemetry(
+                cfg.run_dir,
+                total_steps=cfg.total_steps,
+                start_step=start_step,
+                seconds_offset=run_dir.seconds_offset if run_dir else 0.0,
+                episodes_offset=run_dir.episodes_offset if run_dir else 0,
+                progress_bar=progress_bar,
+                tensorboard=cfg.tensorboard,
+            )
+        if run_dir is not None:
+            # A checkpoint exists from the first moment of the run: a crash at any time later
+            # leaves a loadable file (the last complete one, thanks to the atomic write).
+            run_dir.save(trainer.params(), trainer.rms(), start_step, 0.0, 0)
 
+        stopper = _StopOnSignals()
         episodes: list[EpisodeRecord] = []
         recent: deque[float] = deque(maxlen=10)
         last = {"steps": start_step, "seconds": 0.0}
 
         def on_progress(raw: dict[str, Any]) -> bool | None:
+            stopper.in_callback = True
+            try:
+                keep_going = _on_progress(raw)
+            finally:
+                stopper.in_callback = False
+            return False if stopper.caught is not None else keep_going
+
+        def _on_progress(raw: dict[str, Any]) -> bool | None:
             new = _episodes(raw["episodes"])
             episodes.extend(new)
             recent.extend(e.score for e in new)
             dt = raw["seconds"] - last["seconds"]
             sps = (raw["steps"] - last["steps"]) / dt if dt > 0 else 0.0
             last.update(steps=raw["steps"], seconds=raw["seconds"])
-            if callback is None:
+            if callback is None and telemetry is None and run_dir is None:
                 return None
-            return callback(
-                Progress(
-                    steps=raw["steps"],
-                    seconds=raw["seconds"],
-                    steps_per_sec=sps,
-                    episodes=new,
-                    total_episodes=len(episodes),
-                    recent_score=float(np.mean(recent)) if recent else None,
-                    policy_loss=raw["policy_loss"],
-                    value_loss=raw["value_loss"],
-                    entropy=raw["entropy"],
-                    lr=raw["lr"],
-                    updates=raw["updates"],
-                    skipped_updates=raw["skipped_updates"],
-                    staleness_mean=raw["staleness_mean"],
-                )
+            progress = Progress(
+                steps=raw["steps"],
+                seconds=raw["seconds"],
+                steps_per_sec=sps,
+                episodes=new,
+                total_episodes=len(episodes),
+                recent_score=float(np.mean(recent)) if recent else None,
+                policy_loss=raw["policy_loss"],
+                value_loss=raw["value_loss"],
+                entropy=raw["entropy"],
+                lr=raw["lr"],
+                updates=raw["updates"],
+                skipped_updates=raw["skipped_updates"],
+                staleness_mean=raw["staleness_mean"],
             )
+            if telemetry is not None:
+                telemetry.update(progress)
+            if run_dir is not None and run_dir.due(progress.steps):
+                run_dir.save(trainer.params(), trainer.rms(), progress.steps, progress.seconds, len(episodes))
+            return None if callback is None else callback(progress)
 
         sys.setswitchinterval(_RUN_SWITCH_INTERVAL)
-        raw = trainer.run(envs, on_progress, cfg.log_interval_seconds)
-        episodes.extend(_episodes(raw["episodes"]))
-        if raw["interrupted"]:
+        with stopper:
+            raw = trainer.run(envs, on_progress, cfg.log_interval_seconds)
+        sys.setswitchinterval(old_interval)
+        new = _episodes(raw["episodes"])
+        episodes.extend(new)
+        interrupted = bool(raw["interrupted"]) or stopper.caught is not None
+        if interrupted:
             log.warning("training interrupted at step %d", raw["steps"])
         seconds = raw["seconds"]
-        return TrainResult(
+        result = TrainResult(
             params=trainer.params(),
             rms=trainer.rms(),
             total_steps=raw["steps"],
@@ -162,11 +390,21 @@ def train(
             episodes=episodes,
             staleness_mean=raw["staleness_mean"],
             staleness_hist=np.asarray(raw["staleness_hist"], dtype=np.int64),
-            interrupted=raw["interrupted"],
+            interrupted=interrupted,
             timings={k[: -len("_seconds")]: raw[k] for k in raw if k.endswith("_seconds")},
             config=cfg.to_dict(),
         )
+        if telemetry is not None:
+            telemetry.finish(new, result.total_steps)
+            telemetry.close()  # the bar ends before the final log lines
+        if run_dir is not None:
+            with _signals_deferred():
+                run_dir.save(result.params, result.rms, result.total_steps, seconds, len(episodes))
+            log.info("checkpoint at step %d saved to %s", result.total_steps, run_dir.checkpoint)
+        return result
     finally:
         sys.setswitchinterval(old_interval)
+        if telemetry is not None:
+            telemetry.close()
         for env in envs:
             env.close()

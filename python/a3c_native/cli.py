@@ -1,0 +1,484 @@
+"""The ``a3c-native`` command line: train, eval, play --record, plot, bench.
+
+Built on click (declarative commands/options, generated ``--help`` for every subcommand,
+typed parsing, clean exit codes). Every option maps onto an `A3CConfig` field or a keyword of
+the library call it wraps; this file only assembles those and prints. User errors (bad config,
+checkpoint, game, missing file) end as ONE line on stderr, "Error: ...", with exit code 1
+(usage errors: 2); set A3C_NATIVE_DEBUG=1 to get the traceback instead.
+
+Config precedence for ``train``: defaults < the resumed checkpoint's config < --config
+FILE.toml < --set KEY=VALUE < the dedicated options (--threads, --steps, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import gymnasium.error
+
+from . import __version__
+from .checkpoint import load_checkpoint
+from .config import A3CConfig
+from .errors import CheckpointError, ConfigError, EnvError
+
+__all__ = ["GymMake", "cli", "main"]
+
+log = logging.getLogger("a3c_native")
+
+# The library's user-facing errors; gymnasium.error.Error covers e.g. a missing render extra.
+_USER_ERRORS = (
+    ConfigError, CheckpointError, EnvError, ValueError, OSError, ImportError, TypeError,
+    gymnasium.error.Error,
+)  # fmt: skip
+_GYM_FN = re.compile(r"^a3c_native\.cli:GymMake\('([^']+)'\)$")
+
+
+class GymMake:
+    """env_fn for a registered gymnasium id; saved in configs as "a3c_native.cli:GymMake('<id>')"
+    so the CLI can rebuild it from a checkpoint (an id, never code)."""
+
+    def __init__(self, env_id: str, **kwargs: Any) -> None:
+        self.env_id = env_id
+        self.kwargs = kwargs
+        self.__qualname__ = f"GymMake({env_id!r})"
+
+    def __call__(self, seed: int | None = None) -> Any:
+        import gymnasium
+
+        return gymnasium.make(self.env_id, **self.kwargs)
+
+    def __repr__(self) -> str:
+        return self.__qualname__
+
+
+def env_from_name(name: str, **kwargs: Any) -> tuple[str, GymMake | None]:
+    """('pong', None) for an Atari game, (id, GymMake(id)) for a registered gymnasium id."""
+    from .envs import resolve_game
+
+    try:
+        return resolve_game(name), None
+    except EnvError as atari_error:
+        import gymnasium
+
+        if name in gymnasium.envs.registry:
+            return name, GymMake(name, **kwargs)
+        raise EnvError(
+            f"{atari_error} (nor is it a registered gymnasium id such as 'CartPole-v1')"
+        ) from None
+
+
+def _env_fn_from_config(d: dict[str, Any], **kwargs: Any) -> GymMake | None:
+    name = d.get("env_fn")
+    if not name:
+        return None
+    m = _GYM_FN.match(str(name))
+    if m is None:
+        msg = (
+            f"this run used env_fn {name!r} from Python code: continue it from Python "
+            "(A3CConfig.from_dict(cfg, env_fn=...)), or pass a game"
+        )
+        raise ConfigError(msg)
+    return GymMake(m.group(1), **kwargs)
+
+
+def _toml() -> Any:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    return tomllib
+
+
+def _parse_value(text: str) -> Any:
+    """A --set value as TOML (numbers, true/false, [lists], "strings"), else the bare string."""
+    tomllib = _toml()
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    tomllib = _toml()
+
+    with path.open("rb") as f:
+        try:
+            return tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: invalid TOML ({e})") from None
+
+
+def _setup_logging() -> None:
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+class _Group(click.Group):
+    """Turns the library's user-facing errors into one "Error: ..." line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _USER_ERRORS as e:
+            if os.environ.get("A3C_NATIVE_DEBUG"):
+                raise
+            text = " ".join(str(e).split()) or type(e).__name__
+            if isinstance(e, OSError) and e.filename is not None and str(e.filename) not in text:
+                text = f"{text}: {e.filename}"
+            raise click.ClickException(text) from None
+
+
+@click.group(
+    cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
+@click.version_option(__version__, prog_name="a3c-native")
+def cli() -> None:
+    """A3C (Mnih et al. 2016) on CPU: train Atari agents with native Hogwild threads.
+
+    \b
+    a3c-native train pong --minutes 10 --out runs/pong     # Ctrl-C stops and saves
+    a3c-native train --resume runs/pong/checkpoint.npz     # continue it
+    a3c-native eval runs/pong/checkpoint.npz               # 10 full games, real scores
+    a3c-native plot runs/pong                              # runs/pong/learning_curve.png
+    a3c-native play runs/pong/checkpoint.npz --record pong.mp4
+    """
+    _setup_logging()
+
+
+# ---------------------------------------------------------------------------------------------
+# train
+# ---------------------------------------------------------------------------------------------
+
+
+def build_config(
+    game: str | None,
+    *,
+    config_file: Path | None = None,
+    sets: tuple[str, ...] = (),
+    resume: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> A3CConfig:
+    """The run's A3CConfig from its sources (see the module docstring for the precedence)."""
+    d: dict[str, Any] = {}
+    if resume is not None:
+        d.update(load_checkpoint(resume).config)
+        d["run_dir"] = str(resume.parent)  # a checkpoint lives in its run directory
+    if config_file is not None:
+        d.update(_load_toml(config_file))
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set lr=1e-3")
+        d[key.strip()] = _parse_value(value.strip())
+    d.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    if game is not None:
+        d["game"] = game
+        d.pop("env_fn", None)
+    env_fn = _env_fn_from_config(d) if "env_fn" in d and game is None else None
+    d.pop("env_fn", None)
+    if env_fn is None and "game" in d:
+        d["game"], env_fn = env_from_name(str(d["game"]))
+    if env_fn is not None and "arch" not in d:
+        d["arch"] = _default_arch(env_fn)
+    if d.get("run_dir") is None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        d["run_dir"] = str(
+            Path("runs") / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', str(d.get('game', 'pong')))}-{stamp}"
+        )
+    return A3CConfig.from_dict(d, env_fn=env_fn)
+
+
+def _default_arch(env_fn: GymMake) -> str:
+    env = env_fn()
+    try:
+        shape = env.observation_space.shape
+        return "a3c" if shape is not None and len(shape) == 3 else "mlp"
+    finally:
+        env.close()
+
+
+@cli.command()
+@click.argument("game", required=False)
+@click.option(
+    "--threads", "-t", type=click.IntRange(min=1), help="Actor-learner threads [default: 2]."
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    help="Total agent steps; the lr anneals to 0 there [default: 1_000_000].",
+)
+@click.option(
+    "--minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop after this many minutes of this session (whichever of --steps/--minutes comes first).",
+)
+@click.option(
+    "--out",
+    "-o",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run directory [default: runs/<game>-<time>; with --resume: the checkpoint's directory].",
+)
+@click.option(
+    "--config",
+    "-c",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file of A3CConfig fields (flat: lr = 1e-3).",
+)
+@click.option(
+    "--set",
+    "-s",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override any A3CConfig field (TOML value syntax; repeatable).",
+)
+@click.option(
+    "--resume",
+    "-r",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Continue from this checkpoint (its config is the base).",
+)
+@click.option(
+    "--arch",
+    type=click.Choice(["a3c", "nature", "mlp"]),
+    help="Network [default: a3c; mlp for vector envs].",
+)
+@click.option("--seed", type=click.IntRange(min=0), help="Run seed [default: 0].")
+@click.option("--lr", type=float, help="Initial learning rate [default: 7e-4].")
+@click.option(
+    "--checkpoint-minutes",
+    type=click.FloatRange(min=0),
+    help="Checkpoint every this many minutes [default: 5].",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def train(game: str | None, threads: int | None, steps: int | None, minutes: float | None,
+          out: Path | None, config_file: Path | None, sets: tuple[str, ...], resume: Path | None,
+          arch: str | None, seed: int | None, lr: float | None, checkpoint_minutes: float | None,
+          quiet: bool) -> None:  # fmt: skip
+    """Train on GAME (an Atari ROM id such as pong, breakout, ms_pacman, or a gymnasium id such
+    as CartPole-v1) and write checkpoints and logs into the run directory.
+
+    Ctrl-C (or SIGTERM) stops the run and saves its checkpoint; --resume continues it with the
+    same parameters, optimizer statistics and step count (so the lr schedule goes on).
+    """
+    from .train import train as run_training
+
+    overrides = {
+        "threads": threads,
+        "total_steps": steps,
+        "max_seconds": minutes * 60 if minutes is not None else None,
+        "run_dir": str(out) if out is not None else None,
+        "arch": arch,
+        "seed": seed,
+        "lr": lr,
+        "checkpoint_every_seconds": checkpoint_minutes * 60
+        if checkpoint_minutes is not None
+        else None,
+    }
+    cfg = build_config(game, config_file=config_file, sets=sets, resume=resume, overrides=overrides)
+    what = cfg.to_dict()["env_fn"] or cfg.game
+    verb = f"resuming {resume} on" if resume else "training"
+    log.info("%s %s: %s, %d threads, %s steps -> %s", verb, what, cfg.arch, cfg.threads,
+             f"{cfg.total_steps:,}", cfg.run_dir)  # fmt: skip
+    result = run_training(cfg, resume=resume, progress_bar=not quiet)
+    ckpt = Path(cfg.run_dir) / "checkpoint.npz"  # type: ignore[arg-type]
+    score = result.mean_score()
+    click.echo(
+        f"{'interrupted' if result.interrupted else 'done'} at step {result.total_steps:,}: "
+        f"{result.run_steps:,} steps in {result.seconds:.0f} s ({result.steps_per_sec:,.0f}/s), "
+        f"{len(result.episodes)} games, last-10 mean score "
+        f"{'-' if score is None else f'{score:.1f}'}"
+    )
+    click.echo(f"checkpoint: {ckpt}")
+    click.echo(
+        f"next: a3c-native train --resume {ckpt} | a3c-native eval {ckpt} | a3c-native plot {cfg.run_dir}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# eval / play
+# ---------------------------------------------------------------------------------------------
+
+
+def _policy_env(checkpoint: Path, game: str | None, **gym_kwargs: Any) -> dict[str, Any]:
+    """game=/env_fn= for evaluate/record: the given game, else the checkpoint's."""
+    if game is not None:
+        name, env_fn = env_from_name(game, **gym_kwargs)
+        return {"env_fn": env_fn} if env_fn is not None else {"game": name}
+    env_fn = _env_fn_from_config(load_checkpoint(checkpoint).config, **gym_kwargs)
+    return {"env_fn": env_fn} if env_fn is not None else {}
+
+
+_checkpoint_arg = click.argument(
+    "checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+
+
+@cli.command("eval")
+@_checkpoint_arg
+@click.option("--game", "-g", help="Game or gymnasium id [default: the checkpoint's].")
+@click.option(
+    "--episodes",
+    "-n",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Full games to play.",
+)
+@click.option(
+    "--threads",
+    "-t",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Games played in parallel.",
+)
+@click.option("--greedy", is_flag=True, help="Argmax actions [default: sampled from the policy].")
+@click.option(
+    "--noop-max",
+    type=click.IntRange(min=0),
+    default=30,
+    show_default=True,
+    help="Random no-op starts (Atari).",
+)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def eval_cmd(checkpoint: Path, game: str | None, episodes: int, threads: int, greedy: bool,
+             noop_max: int, seed: int, as_json: bool) -> None:  # fmt: skip
+    """Play full games with CHECKPOINT's policy; print real (unclipped) scores."""
+    from .evaluate import evaluate
+
+    r = evaluate(checkpoint, **_policy_env(checkpoint, game), episodes=episodes, threads=threads,
+                 greedy=greedy, noop_max=noop_max, seed=seed)  # fmt: skip
+    if as_json:
+        fields = ("mean", "median", "std", "min", "max")
+        out = {k: getattr(r, k) for k in fields} | {
+            "scores": r.scores.tolist(), "lengths": r.lengths.tolist(), "greedy": r.greedy,
+            "seconds": r.seconds,
+        }  # fmt: skip
+        click.echo(json.dumps(out))
+    else:
+        click.echo("scores: " + " ".join(f"{s:g}" for s in r.scores))
+        click.echo(r.summary())
+
+
+@cli.command()
+@_checkpoint_arg
+@click.option(
+    "--record",
+    "-r",
+    "record_to",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Video file to write: .mp4 or .gif.",
+)
+@click.option("--game", "-g", help="Game or gymnasium id [default: the checkpoint's].")
+@click.option("--greedy", is_flag=True, help="Argmax actions [default: sampled from the policy].")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--max-steps",
+    type=click.IntRange(min=1),
+    default=27_000,
+    show_default=True,
+    help="Stop after this many agent steps.",
+)
+@click.option(
+    "--fps",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Frames per second [default: real time].",
+)
+@click.option(
+    "--scale", type=click.IntRange(min=1), help="Pixel upscaling [default: 2 for mp4, 1 for gif]."
+)
+def play(checkpoint: Path, record_to: Path, game: str | None, greedy: bool, seed: int,
+         max_steps: int, fps: float | None, scale: int | None) -> None:  # fmt: skip
+    """Play one game with CHECKPOINT's policy and record it (full-colour frames)."""
+    from .record import record
+
+    r = record(checkpoint, record_to, **_policy_env(checkpoint, game, render_mode="rgb_array"),
+               greedy=greedy, seed=seed, max_steps=max_steps, fps=fps, scale=scale)  # fmt: skip
+    click.echo(f"score {r.score:g} in {r.steps} steps; {r.frames} frames written to {r.path}")
+
+
+# ---------------------------------------------------------------------------------------------
+# plot / bench
+# ---------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("run", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="PNG to write [default: RUN/learning_curve.png].",
+)
+@click.option(
+    "--window",
+    "-w",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Games in the moving average.",
+)
+def plot(run: Path, out: Path | None, window: int) -> None:
+    """Learning curve of RUN (a run directory or its episodes.csv): score vs steps and vs time."""
+    from .plotting import plot_learning_curve
+
+    click.echo(f"wrote {plot_learning_curve(run, out, window=window)}")
+
+
+@cli.command()
+@click.argument("game", default="pong")
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Training time per measurement.",
+)
+@click.option(
+    "--threads",
+    "-t",
+    "thread_counts",
+    multiple=True,
+    type=click.IntRange(min=1),
+    help="Thread counts to measure (repeatable) [default: 1 and 2].",
+)
+def bench(game: str, seconds: float, thread_counts: tuple[int, ...]) -> None:
+    """Training throughput (agent steps/s) on GAME at each thread count.
+
+    A quick built-in measurement; the repository's bench/ directory has the detailed
+    benchmarks (kernels, env ceilings, scaling).
+    """
+    from .train import train as run_training
+
+    name, env_fn = env_from_name(game)
+    arch = _default_arch(env_fn) if env_fn is not None else "a3c"
+    click.echo(f"{'threads':>7}  {'steps/s':>9}  {'env s':>6}  {'net s':>6}  {'gil wait s':>10}")
+    for t in thread_counts or (1, 2):
+        cfg = A3CConfig(game=name, env_fn=env_fn, arch=arch, threads=t, total_steps=10**12,
+                        max_seconds=seconds)  # fmt: skip
+        r = run_training(cfg)
+        tm = r.timings
+        click.echo(f"{t:>7}  {r.steps_per_sec:>9,.0f}  {tm.get('env', 0):>6.1f}  "
+                   f"{tm.get('net', 0):>6.1f}  {tm.get('gil_wait', 0):>10.2f}")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``a3c-native`` console script and ``python -m a3c_native``."""
+    cli.main(args=argv, prog_name="a3c-native")

@@ -1,0 +1,282 @@
+"""evaluate(): play full games with a trained policy and report the real (unclipped) scores.
+
+Owns the evaluation protocol (no-op starts, whole games, sampled or greedy actions) and the
+policy source resolution shared with record.py (checkpoint file, Checkpoint, TrainResult or a
+bare parameter vector). Not here: training, video files (record.py).
+
+Episodes run in parallel Python threads: the network's forward pass and ale-py's emulation
+both release the GIL, so two threads play two games at ~2x the speed of one here.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .checkpoint import Checkpoint, load_checkpoint
+from .envs import AtariEnv, GymEnv, derive_seed, resolve_game
+from .errors import CheckpointError, ConfigError
+from .networks import Network
+from .results import TrainResult
+
+__all__ = ["EvalResult", "Policy", "evaluate", "resolve_policy"]
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Scores of an evaluation: one entry per game, in episode order (independent of threads)."""
+
+    scores: np.ndarray
+    """float64 [episodes]: real, unclipped game scores."""
+    lengths: np.ndarray
+    """int64 [episodes]: agent steps of each game."""
+    seconds: float
+    """Wall time of the whole evaluation."""
+    greedy: bool
+    """Whether actions were the policy's argmax (else sampled)."""
+
+    mean = property(lambda self: float(np.mean(self.scores)), doc="Mean score.")
+    median = property(lambda self: float(np.median(self.scores)), doc="Median score.")
+    std = property(lambda self: float(np.std(self.scores)), doc="Population std of the scores.")
+    min = property(lambda self: float(np.min(self.scores)), doc="Lowest score.")
+    max = property(lambda self: float(np.max(self.scores)), doc="Highest score.")
+
+    def summary(self) -> str:
+        """One line: episodes, mean ± std, median, min..max."""
+        return (
+            f"{len(self.scores)} games: mean {self.mean:.2f} ± {self.std:.2f}, "
+            f"median {self.median:.2f}, min {self.min:.2f}, max {self.max:.2f} "
+            f"({'greedy' if self.greedy else 'sampled'} actions, {self.seconds:.1f} s)"
+        )
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A network, its parameters and the env they were trained on (resolved by resolve_policy)."""
+
+    network: Network
+    params: np.ndarray
+    game: str | None
+    """ale-py ROM id, or None for a gymnasium env_fn."""
+    env_fn: Callable[..., Any] | None
+    frame_skip: int = 4
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator, *, greedy: bool) -> int:
+        """One action for one observation: argmax of the logits, or a softmax sample."""
+        logits, _ = self.network.forward(self.params, obs[None])
+        z = logits[0].astype(np.float64)
+        if greedy:
+            return int(np.argmax(z))
+        p = np.exp(z - z.max())
+        cdf = np.cumsum(p)
+        return min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), len(z) - 1)
+
+    def make_env(self, seed: int, **atari: Any) -> AtariEnv | GymEnv:
+        """One env of the policy's game (Atari options as keywords) or env_fn, checked against
+        the network's observation shape and action count."""
+        if self.env_fn is not None:
+            env: AtariEnv | GymEnv = GymEnv(self.env_fn, seed=seed)
+        else:
+            assert self.game is not None
+            env = AtariEnv(self.game, seed=seed, frame_skip=self.frame_skip, **atari)
+        net = self.network
+        try:
+            for name, stored, expected in (
+                ("num_actions", net.num_actions, env.num_actions),
+                ("obs_shape", tuple(net.obs_shape), tuple(env.obs_shape)),
+            ):
+                if stored != expected:
+                    what = self.game or getattr(self.env_fn, "__qualname__", "env_fn")
+                    msg = f"policy has {name} {stored}, but the env ({what}) has {expected}"
+                    raise CheckpointError(msg)
+        except BaseException:
+            env.close()
+            raise
+        return env
+
+
+def resolve_policy(
+    source: Any,
+    game: str | None = None,
+    *,
+    env_fn: Callable[..., Any] | None = None,
+    network: Network | None = None,
+) -> Policy:
+    """Turn a checkpoint path, :class:`Checkpoint`, :class:`TrainResult` or parameter vector
+    into a :class:`Policy`. The game defaults to the one stored with the policy; a policy
+    trained on an env_fn needs ``env_fn=`` again (code is never loaded from data)."""
+    if isinstance(source, (str, os.PathLike)):
+        source = load_checkpoint(source)
+    config: dict[str, Any] = {}
+    if isinstance(source, Checkpoint):
+        config = source.config
+        network = source.network()
+        params = source.params
+    elif isinstance(source, TrainResult):
+        config = source.config
+        params = source.params
+    elif isinstance(source, np.ndarray):
+        params = source
+    else:
+        msg = (
+            "evaluate()/record() take a checkpoint path, a Checkpoint, a TrainResult or a float32 "
+            f"parameter vector, got {type(source).__name__}"
+        )
+        raise TypeError(msg)
+    if env_fn is None and game is None:
+        if config.get("env_fn"):
+            msg = (
+                f"the policy was trained on env_fn {config['env_fn']!r}: pass the callable again "
+                "as env_fn= (code is never loaded from a checkpoint)"
+            )
+            raise ConfigError(msg)
+        game = config.get("game")
+        if game is None:
+            msg = "no game: pass game= (e.g. 'pong') or env_fn="
+            raise ConfigError(msg)
+    if env_fn is None:
+        game = resolve_game(game)  # type: ignore[arg-type]
+    frame_skip = int(config.get("frame_skip", 4))
+    if network is None:
+        if not isinstance(source, TrainResult):
+            msg = "a bare parameter vector needs network= (the Network it belongs to)"
+            raise ValueError(msg)
+        # A TrainResult knows its arch but not its env's shapes: ask the env.
+        env = GymEnv(env_fn, seed=0) if env_fn is not None else AtariEnv(game, seed=0)  # type: ignore[arg-type]
+        with env:
+            hidden = tuple(config.get("hidden", (64, 64)))
+            network = Network(
+                config.get("arch", "a3c"), env.obs_shape, env.num_actions, hidden=hidden
+            )
+    if (
+        not isinstance(params, np.ndarray)
+        or params.dtype != np.float32
+        or params.shape != (network.num_params,)
+    ):
+        got = (
+            f"{params.dtype} {params.shape}"
+            if isinstance(params, np.ndarray)
+            else type(params).__name__
+        )
+        msg = f"params must be float32 of shape ({network.num_params},) for {network}, got {got}"
+        raise ValueError(msg)
+    return Policy(network, params, None if env_fn is not None else game, env_fn, frame_skip)
+
+
+def _play_one(
+    policy: Policy,
+    index: int,
+    *,
+    seed: int,
+    greedy: bool,
+    noop_max: int,
+    max_episode_steps: int,
+    repeat_action_probability: float,
+    stop: threading.Event,
+) -> tuple[float, int]:
+    env_seed = derive_seed(seed, index)
+    rng = np.random.default_rng([seed, index])
+    atari = {
+        "noop_max": noop_max,
+        "episodic_life": False,  # whole games: the score is the game's
+        "max_episode_steps": max_episode_steps,
+        "repeat_action_probability": repeat_action_probability,
+    }
+    with policy.make_env(env_seed, **(atari if policy.env_fn is None else {})) as env:
+        obs = env.reset()
+        score, length = 0.0, 0
+        while not stop.is_set():
+            obs, reward, _, game_score, game_length = env.step(policy.act(obs, rng, greedy=greedy))
+            score += reward
+            length += 1
+            if game_score is not None:
+                return float(game_score), int(game_length)
+            if policy.env_fn is not None and length >= max_episode_steps:
+                return score, length  # gymnasium: our cap on top of the env's TimeLimit
+    msg = "evaluation interrupted"
+    raise KeyboardInterrupt(msg)
+
+
+def evaluate(
+    checkpoint_or_params: Any,
+    game: str | None = None,
+    *,
+    env_fn: Callable[..., Any] | None = None,
+    network: Network | None = None,
+    episodes: int = 10,
+    threads: int = 2,
+    greedy: bool = False,
+    noop_max: int = 30,
+    max_episode_steps: int = 108_000,
+    repeat_action_probability: float = 0.0,
+    seed: int = 0,
+) -> EvalResult:
+    """Play `episodes` full games with a trained policy; return their real (unclipped) scores.
+
+    Args:
+        checkpoint_or_params: a checkpoint file (arch, action count, game and frame skip are
+            read from it), a :class:`Checkpoint`, a :class:`TrainResult`, or a float32
+            parameter vector (then pass ``network=``).
+        game: ale-py ROM id; default: the game stored with the policy.
+        env_fn: a gymnasium env factory instead of an Atari game (needed again for a policy
+            trained on one: code is never loaded from a checkpoint).
+        network: the :class:`Network` of a bare parameter vector.
+        episodes: number of games.
+        threads: Python threads playing games in parallel (forward passes and ale-py steps
+            release the GIL). Results do not depend on it: game i is seeded from (seed, i).
+        greedy: False (default) samples actions from the policy, as during training; True takes
+            the argmax. Sampling is the default because it is the policy A3C learns (its
+            entropy bonus keeps it stochastic) and a deterministic policy can get stuck forever
+            in some games (e.g. never pressing FIRE after a lost life in Breakout).
+        noop_max: each game starts with 0..noop_max-1 no-ops (Mnih et al. 2015/2016's "no-op
+            starts" evaluation uses up to 30). Atari only.
+        max_episode_steps: time limit per game. Atari: EMULATOR FRAMES, as
+            A3CConfig.max_episode_steps (108_000 = 30 minutes of play, the standard cap);
+            gymnasium: agent steps, on top of the env's own TimeLimit.
+        repeat_action_probability: sticky actions (Machado et al. 2018); 0 = the paper's ALE.
+        seed: base seed of the games' no-op starts and action sampling.
+
+    Games are whole games: a lost life is not an episode end (episodic_life off) and scores are
+    never clipped. Raises CheckpointError if the policy's action count or observation shape
+    does not match the env's.
+    """
+    for name, value, lo in (("episodes", episodes, 1), ("threads", threads, 1), ("noop_max", noop_max, 0),
+                            ("max_episode_steps", max_episode_steps, 1), ("seed", seed, 0)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+            msg = f"evaluate({name}={value!r}) is invalid: must be an integer >= {lo}"
+            raise ValueError(msg)
+    policy = resolve_policy(checkpoint_or_params, game, env_fn=env_fn, network=network)
+    stop = threading.Event()
+    t0 = time.perf_counter()
+    kw = {
+        "seed": seed,
+        "greedy": greedy,
+        "noop_max": noop_max,
+        "max_episode_steps": max_episode_steps,
+        "repeat_action_probability": repeat_action_probability,
+        "stop": stop,
+    }
+    with ThreadPoolExecutor(
+        max_workers=min(threads, episodes), thread_name_prefix="a3c-eval"
+    ) as pool:
+        futures = [pool.submit(_play_one, policy, i, **kw) for i in range(episodes)]
+        try:
+            results = [f.result() for f in futures]
+        except BaseException:
+            stop.set()  # let the other games end now, not after their full length
+            for f in futures:
+                f.cancel()
+            raise
+    return EvalResult(
+        scores=np.array([s for s, _ in results], dtype=np.float64),
+        lengths=np.array([n for _, n in results], dtype=np.int64),
+        seconds=time.perf_counter() - t0,
+        greedy=greedy,
+    )

@@ -1,0 +1,176 @@
+"""Training telemetry: live progress bar, per-game CSV log, TensorBoard scalars.
+
+Everything here runs on the main thread from train()'s progress callback, once per
+``log_interval_seconds``: short and rare work, because every worker needs the GIL for each
+env step (DESIGN.md, "the GIL convoy"). Not here: checkpoints (checkpoint.py, train.py).
+
+Run-directory files:
+    episodes.csv   wall_time,step,worker,score,length   one row per finished game; wall_time
+                   is training seconds summed over resumed runs (appended to on resume)
+    tb/            TensorBoard events (tensorboardX): episode/score, episode/length (x = step),
+                   train/policy_loss, train/value_loss, train/entropy, train/lr,
+                   perf/steps_per_sec. Skipped with one logged notice if tensorboardX is absent.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .results import EpisodeRecord, Progress
+
+__all__ = ["EPISODES_CSV", "EPISODE_FIELDS", "TB_DIR", "Telemetry"]
+
+log = logging.getLogger("a3c_native")
+
+EPISODES_CSV = "episodes.csv"
+EPISODE_FIELDS = ("wall_time", "step", "worker", "score", "length")
+TB_DIR = "tb"
+
+
+class Telemetry:
+    """Progress bar + CSV + TensorBoard for one run; call :meth:`update` per Progress.
+
+    Args:
+        run_dir: where episodes.csv and tb/ go (None: progress bar only).
+        total_steps: the run's step budget (the bar's total).
+        start_step: global step the run starts from (resumed runs start > 0).
+        seconds_offset, episodes_offset: wall time and game count of earlier (resumed) runs.
+        progress_bar: show a tqdm bar on stderr.
+        tensorboard: write TensorBoard events (if tensorboardX is installed).
+    """
+
+    def __init__(
+        self,
+        run_dir: str | Path | None,
+        *,
+        total_steps: int,
+        start_step: int = 0,
+        seconds_offset: float = 0.0,
+        episodes_offset: int = 0,
+        progress_bar: bool = False,
+        tensorboard: bool = True,
+    ) -> None:
+        self.seconds_offset = float(seconds_offset)
+        self.episodes = int(episodes_offset)
+        self._csv_file = None
+        self._csv = None
+        self._tb = None
+        self._bar = None
+        self._last_step = start_step
+        self._total = total_steps
+        if run_dir is not None:
+            run_dir = Path(run_dir)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            path = run_dir / EPISODES_CSV
+            new = not path.exists() or path.stat().st_size == 0
+            torn = not new and _last_byte(path) != b"\n"  # a killed run's half-written row
+            self._csv_file = path.open("a", newline="", encoding="utf-8")
+            self._csv = csv.writer(self._csv_file, lineterminator="\n")
+            if torn:
+                self._csv_file.write("\n")  # plotting skips the torn row
+            if new:
+                self._csv.writerow(EPISODE_FIELDS)
+                self._csv_file.flush()
+            if tensorboard:
+                self._tb = _tensorboard_writer(run_dir / TB_DIR)
+        if progress_bar:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(
+                total=total_steps,
+                initial=start_step,
+                unit="step",
+                unit_scale=True,
+                dynamic_ncols=True,
+                file=sys.stderr,
+                smoothing=0.1,
+            )
+
+    def update(self, p: Progress) -> None:
+        """Record one progress snapshot (new games, losses, speed) and move the bar."""
+        self.record_episodes(p.episodes)
+        if self._tb is not None:
+            for tag, value in (
+                ("train/policy_loss", p.policy_loss),
+                ("train/value_loss", p.value_loss),
+                ("train/entropy", p.entropy),
+                ("train/lr", p.lr),
+                ("perf/steps_per_sec", p.steps_per_sec),
+            ):
+                self._tb.add_scalar(tag, value, p.steps)
+        if self._bar is not None:
+            self._advance(p.steps)
+            score = "-" if p.recent_score is None else f"{p.recent_score:.1f}"
+            self._bar.set_postfix_str(
+                f"{self.episodes} games, score {score}, "
+                f"trained {_hms(self.seconds_offset + p.seconds)}",
+                refresh=False,
+            )
+        self._last_step = p.steps
+
+    def record_episodes(self, episodes: Sequence[EpisodeRecord]) -> None:
+        """Append finished games to episodes.csv and TensorBoard."""
+        for e in episodes:
+            if self._csv is not None:
+                wall = f"{self.seconds_offset + e.wall_time:.3f}"
+                self._csv.writerow((wall, e.step, e.worker, e.score, e.length))
+            if self._tb is not None:
+                self._tb.add_scalar("episode/score", e.score, e.step)
+                self._tb.add_scalar("episode/length", e.length, e.step)
+        self.episodes += len(episodes)
+        if self._csv_file is not None and episodes:
+            self._csv_file.flush()
+
+    def finish(self, episodes: Sequence[EpisodeRecord], steps: int) -> None:
+        """Record the games that ended after the last update and move the bar to `steps`."""
+        self.record_episodes(episodes)
+        if self._bar is not None:
+            self._advance(steps)
+        self._last_step = steps
+
+    def _advance(self, steps: int) -> None:
+        # Workers overshoot the budget by < threads * t_max steps: keep the bar at its total.
+        assert self._bar is not None
+        self._bar.update(max(0, min(steps, self._total) - min(self._last_step, self._total)))
+
+    def close(self) -> None:
+        """Flush and close the files and the bar (idempotent)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        if self._csv_file is not None:
+            self._csv_file.close()
+            self._csv_file = self._csv = None
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+
+def _last_byte(path: Path) -> bytes:
+    with path.open("rb") as f:
+        f.seek(-1, 2)
+        return f.read(1)
+
+
+def _hms(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def _tensorboard_writer(path: Path) -> Any:
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError:
+        log.warning(
+            "tensorboardX is not installed: no TensorBoard events (pip install tensorboardX)"
+        )
+        return None
+    # flush_secs: the event writer's own thread wakes this rarely; our close() flushes at the end.
+    return SummaryWriter(str(path), flush_secs=30)

@@ -1,0 +1,107 @@
+// C++-only driver for the sanitizers (scripts/run_sanitizers.sh): runs the network kernels
+// and the actor-learner pool on SyntheticEnvs with no Python, in every threaded mode, and
+// checks the invariants that do not depend on timing. Exit status 0 = all checks passed.
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/aligned.h"
+#include "common/cpu.h"
+#include "nn/network.h"
+#include "train/pool.h"
+#include "train/synthetic_env.h"
+
+namespace {
+
+int failures = 0;
+
+void expect(bool ok, const std::string& what) {
+  std::printf("%s %s\n", ok ? "ok  " : "FAIL", what.c_str());
+  if (!ok) ++failures;
+}
+
+// An env that throws after a number of steps: the pool must stop and report it.
+class ThrowingEnv final : public a3c::Env {
+ public:
+  explicit ThrowingEnv(const a3c::ArchSpec& spec) : inner_(spec, 1) {}
+  void reset(void* obs) override { inner_.reset(obs); }
+  a3c::StepResult step(int action, void* obs) override {
+    if (++n_ == 200) throw std::runtime_error("env failure at step 200");
+    return inner_.step(action, obs);
+  }
+
+ private:
+  a3c::SyntheticEnv inner_;
+  int n_ = 0;
+};
+
+void run_pool(const std::string& arch, int threads, bool locked, std::int64_t steps) {
+  using namespace a3c;
+  const std::vector<Index> obs = arch == "mlp" ? std::vector<Index>{8} : std::vector<Index>{4, 84, 84};
+  Network net(make_arch(arch, obs, 4, {32, 32}));
+  AlignedBuffer<float> params(net.num_params());
+  net.init_params(params.data(), 3);
+  SharedParams shared(params.data(), nullptr, net.num_params(), locked);
+  std::vector<std::unique_ptr<SyntheticEnv>> envs;
+  std::vector<Env*> raw;
+  for (int i = 0; i < threads; ++i) {
+    envs.push_back(std::make_unique<SyntheticEnv>(net.spec(), i, 50));
+    raw.push_back(envs.back().get());
+  }
+  TrainOptions opt;
+  opt.threads = threads;
+  opt.total_steps = steps;
+  Pool pool(net, shared, raw, opt);
+  pool.start();
+  while (!pool.wait_for(0.05)) {
+    (void)pool.collect(true);  // the main thread's telemetry reads, concurrently with workers
+    (void)pool.steps_done();
+  }
+  pool.join();
+  const WorkerStats s = pool.collect(true);
+  AlignedBuffer<float> out(net.num_params());
+  shared.read(out.data(), nullptr);
+  bool finite = true;
+  for (std::size_t i = 0; i < out.size(); ++i) finite = finite && std::isfinite(out[i]);
+  const std::string tag = arch + " threads=" + std::to_string(threads) + (locked ? " locked" : " hogwild");
+  expect(!pool.error(), tag + ": no worker error");
+  expect(pool.steps_done() >= steps && pool.steps_done() < steps + threads * opt.t_max, tag + ": step count");
+  expect(s.updates > 0 && finite, tag + ": updates applied, params finite");
+}
+
+void run_failing_pool() {
+  using namespace a3c;
+  Network net(make_arch("mlp", {8}, 3, {16, 16}));
+  AlignedBuffer<float> params(net.num_params());
+  net.init_params(params.data(), 1);
+  SharedParams shared(params.data(), nullptr, net.num_params(), false);
+  SyntheticEnv ok_env(net.spec(), 0);
+  ThrowingEnv bad_env(net.spec());
+  TrainOptions opt;
+  opt.threads = 2;
+  opt.total_steps = 100000000;
+  Pool pool(net, shared, {&ok_env, &bad_env}, opt);
+  pool.start();
+  pool.join();
+  bool caught = false;
+  try {
+    if (auto e = pool.error()) std::rethrow_exception(e);
+  } catch (const std::runtime_error& e) {
+    caught = std::string(e.what()) == "env failure at step 200";
+  }
+  expect(caught, "an env exception stops the pool and is reported");
+}
+
+}  // namespace
+
+int main() {
+  a3c::enable_flush_denormals();
+  for (const char* arch : {"mlp", "a3c"})
+    for (int threads : {1, 2, 4})
+      for (bool locked : {false, true}) run_pool(arch, threads, locked, arch[0] == 'm' ? 20000 : 600);
+  run_failing_pool();
+  std::printf("%d failed\n", failures);
+  return failures == 0 ? 0 : 1;
+}

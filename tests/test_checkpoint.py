@@ -1,0 +1,374 @@
+"""Checkpoints: round trip, atomic writes, one test per bad-file case (SB3 test_save_load style),
+resuming a run (step count, lr schedule, run-directory files), periodic and SIGTERM saves."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import threading
+import zipfile
+from pathlib import Path
+
+import a3c_native
+import gymnasium as gym
+import numpy as np
+import pytest
+from a3c_native import A3CConfig, CheckpointError, ConfigError, Network, train
+from a3c_native.checkpoint import (
+    FORMAT_VERSION,
+    atomic_write,
+    layout_hash,
+    load_checkpoint,
+    save_checkpoint,
+)
+
+CARTPOLE = {"arch": "mlp", "gamma": 0.95, "lr": 1e-3, "log_interval_seconds": 0.05, "threads": 2}
+
+
+def cartpole(seed=None):
+    return gym.make("CartPole-v1")
+
+
+def acrobot(seed=None):
+    return gym.make("Acrobot-v1")
+
+
+def cartpole_cfg(tmp_path: Path | None = None, **kw) -> A3CConfig:
+    base = dict(env_fn=cartpole, total_steps=3000, **CARTPOLE)
+    if tmp_path is not None:
+        base["run_dir"] = str(tmp_path / "run")
+    base.update(kw)
+    return A3CConfig(**base)
+
+
+@pytest.fixture
+def saved(tmp_path) -> tuple[Path, Network, np.ndarray, np.ndarray]:
+    """A small a3c-arch checkpoint with distinct params and rms."""
+    net = Network("a3c", (4, 36, 36), 6)
+    params = net.init_params(7)
+    rms = np.random.default_rng(0).random(net.num_params, dtype=np.float32)
+    path = tmp_path / "ckpt.npz"
+    save_checkpoint(
+        path,
+        net,
+        params,
+        rms=rms,
+        step=1234,
+        config=A3CConfig(game="pong"),
+        seconds=5.5,
+        episodes=3,
+    )
+    return path, net, params, rms
+
+
+def rewrite(path: Path, edit_meta=None, arrays=None) -> None:
+    """Re-save a checkpoint's members with edited metadata/arrays (a valid zip)."""
+    with np.load(path, allow_pickle=False) as z:
+        members = {k: z[k] for k in z.files}
+    meta = json.loads(members["meta"].tobytes())
+    if edit_meta:
+        edit_meta(meta)
+    members["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    members.update(arrays or {})
+    np.savez(path, **members)
+
+
+# --- round trip -------------------------------------------------------------------------------
+
+
+def test_checkpoint_round_trip_is_identical(saved):
+    path, net, params, rms = saved
+    c = load_checkpoint(path)
+    np.testing.assert_array_equal(c.params, params)
+    np.testing.assert_array_equal(c.rms, rms)
+    assert c.params.dtype == np.float32
+    assert c.rms.dtype == np.float32
+    assert (c.step, c.seconds, c.episodes) == (1234, 5.5, 3)
+    assert (c.arch, c.obs_shape, c.num_actions) == ("a3c", (4, 36, 36), 6)
+    assert c.config == A3CConfig(game="pong").to_dict()
+    assert c.package_version == a3c_native.__version__
+    assert c.format_version == FORMAT_VERSION
+    assert c.meta["layout_sha256"] == layout_hash(net)
+    assert A3CConfig.from_dict(c.config) == A3CConfig(game="pong")
+    again = c.network()
+    assert again.num_params == net.num_params
+    assert again.layout == net.layout
+
+
+def test_checkpoint_without_rms_and_mlp_hidden(tmp_path):
+    net = Network("mlp", (5,), 3, hidden=(16, 8))
+    path = save_checkpoint(tmp_path / "sub" / "m.npz", net, net.init_params(1))
+    c = load_checkpoint(path)
+    assert c.rms is None
+    assert c.config == {}
+    assert c.hidden == (16, 8)
+    np.testing.assert_array_equal(c.params, net.init_params(1))
+
+
+def test_checkpoint_is_data_not_pickle(saved):
+    path, *_ = saved
+    with zipfile.ZipFile(path) as z:
+        assert sorted(z.namelist()) == ["meta.npy", "params.npy", "rms.npy"]
+    with np.load(path, allow_pickle=False) as z:
+        assert all(z[k].dtype != object for k in z.files)
+
+
+def test_checkpoint_save_rejects_wrong_params(tmp_path):
+    net = Network("mlp", (4,), 2)
+    with pytest.raises(ValueError, match=r"params must be a float32 array of shape"):
+        save_checkpoint(tmp_path / "x.npz", net, net.init_params(0).astype(np.float64))
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_checkpoint_atomic_write_keeps_old_file_on_failure(saved):
+    path, *_ = saved
+    before = path.read_bytes()
+
+    def crash(f):
+        f.write(b"PK\x03\x04 half a checkpoint")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(path, crash)
+    assert path.read_bytes() == before
+    assert list(path.parent.glob(".*.tmp")) == [], "temporary file left behind"
+    load_checkpoint(path)
+
+
+# --- each bad-file case -----------------------------------------------------------------------
+
+
+def test_checkpoint_corrupt_array_raises(saved):
+    path, *_ = saved
+    data = bytearray(path.read_bytes())
+    i = data.index(b"params.npy")  # flip bytes inside the params member's data
+    for k in range(i + 400, i + 408):
+        data[k] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"corrupt"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_corrupt_sha_detected_even_with_valid_zip(saved):
+    path, _net, params, _ = saved
+    bad = params.copy()
+    bad[0] += 1.0
+    rewrite(path, arrays={"params": bad})
+    with pytest.raises(CheckpointError, match=r"array 'params' is corrupt \(sha256 mismatch\)"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_corrupt_metadata_raises(saved):
+    path, *_ = saved
+    with np.load(path) as z:
+        members = {k: z[k] for k in z.files}
+    members["meta"] = members["meta"][:-10]  # JSON cut short
+    np.savez(path, **members)
+    with pytest.raises(CheckpointError, match=r"corrupt metadata"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.99, 0.0])
+def test_checkpoint_truncated_raises(saved, keep):
+    path, *_ = saved
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(CheckpointError, match=r"truncated"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_foreign_npz_raises(tmp_path):
+    path = tmp_path / "other.npz"
+    np.savez(path, weights=np.zeros(3, np.float32))
+    with pytest.raises(CheckpointError, match=r"not an a3c_native checkpoint \(no 'meta' member"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_foreign_file_raises(tmp_path):
+    path = tmp_path / "notes.npz"
+    path.write_text("hello, not a checkpoint\n")
+    with pytest.raises(CheckpointError, match=r"not an a3c_native checkpoint \(not an .npz zip"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_foreign_meta_format_raises(saved):
+    path, *_ = saved
+    rewrite(path, lambda m: m.update(format="someone-else"))
+    with pytest.raises(
+        CheckpointError, match=r"not an a3c_native checkpoint \(format 'someone-else'\)"
+    ):
+        load_checkpoint(path)
+
+
+def test_checkpoint_pickled_member_refused(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, meta=np.array([{"__reduce__": "os.system"}], dtype=object))
+    with pytest.raises(CheckpointError, match=r"pickled objects, refused"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_newer_format_raises(saved):
+    path, *_ = saved
+    rewrite(path, lambda m: m.update(format_version=FORMAT_VERSION + 1))
+    with pytest.raises(
+        CheckpointError,
+        match=rf"stored format version {FORMAT_VERSION + 1}, expected <= {FORMAT_VERSION}.*upgrade",
+    ):
+        load_checkpoint(path)
+
+
+def test_checkpoint_wrong_arch_raises(saved):
+    path, *_ = saved
+    with pytest.raises(CheckpointError, match=r"stored arch 'a3c', expected 'nature'"):
+        load_checkpoint(path, arch="nature")
+
+
+def test_checkpoint_wrong_action_count_raises(saved):
+    path, *_ = saved
+    with pytest.raises(CheckpointError, match=r"stored num_actions 6, expected 4"):
+        load_checkpoint(path, num_actions=4)
+
+
+def test_checkpoint_wrong_obs_shape_raises(saved):
+    path, *_ = saved
+    with pytest.raises(
+        CheckpointError, match=r"stored obs_shape \(4, 36, 36\), expected \(4, 84, 84\)"
+    ):
+        load_checkpoint(path, obs_shape=(4, 84, 84))
+
+
+def test_checkpoint_layout_mismatch_raises(saved):
+    path, *_ = saved
+    rewrite(path, lambda m: m.update(layout_sha256="0" * 64))
+    with pytest.raises(CheckpointError, match=r"stored layout hash '0+', expected '[0-9a-f]{64}'"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_size_mismatch_raises(saved):
+    path, *_ = saved
+    rewrite(path, lambda m: m.update(num_actions=5))  # params no longer fit the network
+    with pytest.raises(CheckpointError, match=r"stored parameter count \d+, expected \d+"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_missing_file_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "nope.npz")
+
+
+# --- resuming ---------------------------------------------------------------------------------
+
+
+def test_train_run_dir_files_and_resume_continue_steps_and_schedule(tmp_path):
+    cfg = cartpole_cfg(tmp_path, total_steps=3000)
+    first = train(cfg)
+    run = Path(cfg.run_dir)
+    assert {p.name for p in run.iterdir()} >= {
+        "checkpoint.npz",
+        "config.json",
+        "episodes.csv",
+        "tb",
+    }
+    assert json.loads((run / "config.json").read_text()) == cfg.to_dict()
+    c = load_checkpoint(run / "checkpoint.npz")
+    assert c.step == first.total_steps
+    np.testing.assert_array_equal(c.params, first.params)
+    np.testing.assert_array_equal(c.rms, first.rms)
+    assert c.episodes == len(first.episodes)
+
+    seen = []
+    cfg2 = A3CConfig.from_dict({**cfg.to_dict(), "total_steps": 6000}, env_fn=cartpole)
+    second = train(cfg2, resume=run / "checkpoint.npz", callback=seen.append)
+    assert second.total_steps >= 6000
+    assert second.run_steps == second.total_steps - first.total_steps
+    # The lr schedule continues from the stored step: lr = lr0 * (1 - T / total_steps).
+    p = seen[0]
+    assert p.steps > first.total_steps
+    assert p.lr == pytest.approx(cfg2.lr * (1 - p.steps / cfg2.total_steps), rel=1e-6)
+    c2 = load_checkpoint(run / "checkpoint.npz")
+    assert c2.step == second.total_steps
+    assert c2.episodes == len(first.episodes) + len(second.episodes)
+    assert c2.seconds == pytest.approx(c.seconds + second.seconds, rel=1e-6)
+    with (run / "episodes.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == c2.episodes
+    steps = [int(r["step"]) for r in rows]
+    assert (
+        max(steps[: len(first.episodes)]) <= first.total_steps < min(steps[len(first.episodes) :])
+    )
+    walls = [float(r["wall_time"]) for r in rows]
+    assert min(walls[len(first.episodes) :]) >= c.seconds - 1e-3  # wall time continues too
+
+
+def test_train_resume_from_result_state_matches_params(tmp_path):
+    cfg = cartpole_cfg(tmp_path, total_steps=2000)
+    train(cfg)
+    # Resuming with zero further steps allowed is refused with the step count named.
+    with pytest.raises(
+        ConfigError, match=r"at step 2,0\d\d, which already reaches A3CConfig.total_steps=2,000"
+    ):
+        train(cfg, resume=Path(cfg.run_dir) / "checkpoint.npz")
+
+
+def test_train_refuses_to_overwrite_a_run_dir(tmp_path):
+    cfg = cartpole_cfg(tmp_path, total_steps=1000)
+    train(cfg)
+    with pytest.raises(ConfigError, match=r"already holds a run .*resume"):
+        train(cfg)
+
+
+def test_train_resume_wrong_arch_raises(tmp_path):
+    cfg = cartpole_cfg(tmp_path, total_steps=1000)
+    train(cfg)
+    other = cartpole_cfg(total_steps=5000, hidden=(32, 32))
+    with pytest.raises(CheckpointError, match=r"stored hidden \(64, 64\), expected \(32, 32\)"):
+        train(other, resume=Path(cfg.run_dir) / "checkpoint.npz")
+
+
+def test_train_resume_wrong_env_raises(tmp_path):
+    cfg = cartpole_cfg(tmp_path, total_steps=1000)
+    train(cfg)
+    other = cartpole_cfg(total_steps=5000, env_fn=acrobot)
+    with pytest.raises(
+        CheckpointError, match=r"stored env_fn '.*cartpole', expected env_fn '.*acrobot'"
+    ):
+        train(other, resume=Path(cfg.run_dir) / "checkpoint.npz")
+
+
+def test_train_resume_wrong_action_count_raises(tmp_path):
+    # Same env_fn name, different env behind it: caught by the env's shapes.
+    net = Network("mlp", (4,), 3)
+    path = save_checkpoint(tmp_path / "c.npz", net, net.init_params(0), step=10)
+    with pytest.raises(CheckpointError, match=r"stored num_actions 3, expected 2"):
+        train(cartpole_cfg(total_steps=5000), resume=path)
+
+
+def test_train_checkpoints_periodically_during_the_run(tmp_path):
+    cfg = cartpole_cfg(tmp_path, total_steps=20_000, checkpoint_every_steps=2000)
+    path = Path(cfg.run_dir) / "checkpoint.npz"
+    steps_seen = []
+    r = train(cfg, callback=lambda p: steps_seen.append(load_checkpoint(path).step))
+    assert steps_seen[0] == 0  # written before the pool starts
+    middle = {s for s in steps_seen if 0 < s < r.total_steps}
+    assert middle, f"no mid-run checkpoint: {steps_seen}"
+    assert load_checkpoint(path).step == r.total_steps
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals need the main thread"
+)
+def test_train_sigterm_stops_saves_and_restores_handler(tmp_path):
+    before = signal.getsignal(signal.SIGTERM)
+    cfg = cartpole_cfg(tmp_path, total_steps=100_000_000)
+    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        r = train(cfg)
+    finally:
+        timer.cancel()
+    assert r.interrupted
+    assert r.total_steps < 100_000_000
+    assert load_checkpoint(Path(cfg.run_dir) / "checkpoint.npz").step == r.total_steps
+    assert signal.getsignal(signal.SIGTERM) == before
