@@ -14,7 +14,7 @@ for san in address thread; do
   cmake --build "$build" --target pool_stress -j2 >/dev/null
   echo "== $san"
   if [ "$san" = thread ]; then
-    TSAN_OPTIONS="suppressions=$src/cpp/tsan.supp halt_on_error=1 second_deadlock_stack=1" "$build/tests/cpp/pool_stress"
+    TSAN_OPTIONS="suppressions=$src/cpp/tsan.supp halt_on_error=1 second_deadlock_stack=1" "$build/tests/cpp/pool_stress" 10
   else
     ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1" "$build/tests/cpp/pool_stress"
   fi

@@ -1,7 +1,9 @@
 // C++-only driver for the sanitizers (scripts/run_sanitizers.sh): runs the network kernels
 // and the actor-learner pool on SyntheticEnvs with no Python, in every threaded mode, and
 // checks the invariants that do not depend on timing. Exit status 0 = all checks passed.
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -96,11 +98,14 @@ void run_failing_pool() {
 
 }  // namespace
 
-int main() {
+// Usage: pool_stress [scale]  -- scale divides the step budgets (TSan runs ~50x slower).
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  const long scale = argc > 1 ? std::max(1L, std::atol(argv[1])) : 1;
   a3c::enable_flush_denormals();
   for (const char* arch : {"mlp", "a3c"})
     for (int threads : {1, 2, 4})
-      for (bool locked : {false, true}) run_pool(arch, threads, locked, arch[0] == 'm' ? 20000 : 600);
+      for (bool locked : {false, true}) run_pool(arch, threads, locked, (arch[0] == 'm' ? 20000 : 600) / scale);
   run_failing_pool();
   std::printf("%d failed\n", failures);
   return failures == 0 ? 0 : 1;
