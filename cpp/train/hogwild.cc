@@ -53,7 +53,7 @@ SharedParams::SharedParams(const float* params, const float* rms, Index n, bool 
 void SharedParams::snapshot(float* theta_local) {
   std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
   if (locked_) lock.lock();
-  HogwildRace race;
+  [[maybe_unused]] HogwildRace race;
   std::memcpy(theta_local, theta_.data(), n_ * sizeof(float));
 }
 
@@ -61,7 +61,7 @@ void SharedParams::apply_update(const float* d, float gscale, const RmsPropParam
                                 float* theta_local) {
   std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
   if (locked_) lock.lock();
-  HogwildRace race;
+  [[maybe_unused]] HogwildRace race;
   float* __restrict th = theta_.data();
   float* __restrict g = g_.data();
   const float* __restrict dd = d;
@@ -91,7 +91,7 @@ void SharedParams::apply_update(const float* d, float gscale, const RmsPropParam
 void SharedParams::read(float* params_out, float* rms_out) {
   std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
   if (locked_) lock.lock();
-  HogwildRace race;
+  [[maybe_unused]] HogwildRace race;
   if (params_out) std::memcpy(params_out, theta_.data(), n_ * sizeof(float));
   if (rms_out) std::memcpy(rms_out, g_.data(), n_ * sizeof(float));
 }
