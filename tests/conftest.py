@@ -92,6 +92,8 @@ CONFIGS = {
     "a3c": NetConfig("a3c", "a3c", (4, 36, 36), 6),
     # non-square input with 3 channels: conv2 -> 32x3x4, catches H/W swaps in the flatten
     "a3c_rect": NetConfig("a3c_rect", "a3c", (3, 36, 44), 4),
+    # H, W not multiples of the stride: conv1 takes the im2col path instead of space-to-depth
+    "a3c_im2col": NetConfig("a3c_im2col", "a3c", (2, 38, 41), 3),
     # nature: conv1 -> 32x12x12, conv2 -> 64x5x5, conv3 -> 64x3x3, flatten 576
     "nature": NetConfig("nature", "nature", (4, 52, 52), 5),
     # mlp with unequal hidden sizes so a transposed fc2 cannot pass

@@ -133,7 +133,7 @@ def test_grad_matches_finite_differences(cfg_id, reduction, kernel_isa):
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("cfg_id", [*MAIN_CONFIGS, "a3c_rect"])
+@pytest.mark.parametrize("cfg_id", [*MAIN_CONFIGS, "a3c_rect", "a3c_im2col"])
 def test_grad_matches_reference_backward(cfg_id, reduction, kernel_isa):
     # every coordinate, not just the FD samples
     r = make_rollout(CONFIGS[cfg_id], BATCH, seed=11, peaked=True)
