@@ -185,10 +185,10 @@ def test_train_rejects_arch_that_does_not_fit_the_env():
 
 def test_train_pong_smoke():
     losses = []
-    cfg = A3CConfig(game="pong", threads=2, total_steps=2400, log_interval_seconds=0.5)
+    cfg = A3CConfig(game="pong", threads=2, total_steps=3200, log_interval_seconds=0.5)
     r = train(cfg, callback=lambda p: losses.append((p.policy_loss, p.value_loss, p.entropy)))
-    assert r.total_steps >= 2400
+    assert r.total_steps >= 3200
     assert np.isfinite(r.params).all()
     assert losses and np.isfinite(losses).all()
-    assert r.episodes, "a random Pong player loses a game in ~800-1000 agent steps"
+    assert r.episodes, "a random Pong player loses a game in ~800-1200 agent steps"
     assert all(-21 <= e.score <= 21 for e in r.episodes)

@@ -1,6 +1,5 @@
-// Owning 64-byte aligned buffers (cache line and AVX-512 width) and a cache-line padded
-// wrapper for per-thread counters. Nothing here allocates on a hot path: buffers are sized
-// once and reused.
+// Owning 64-byte aligned buffers (cache line and AVX-512 width). Nothing here allocates on a
+// hot path: buffers are sized once and reused.
 #pragma once
 
 #include <cstddef>
@@ -57,14 +56,6 @@ class AlignedBuffer {
  private:
   T* data_ = nullptr;
   std::size_t size_ = 0;
-};
-
-// One value per cache line, so that threads writing neighbouring counters do not
-// invalidate each other's lines (false sharing).
-template <typename T>
-struct alignas(kCacheLine) CacheLinePadded {
-  T value{};
-  char pad[kCacheLine > sizeof(T) ? kCacheLine - sizeof(T) : 1];
 };
 
 }  // namespace a3c
