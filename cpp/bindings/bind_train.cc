@@ -207,7 +207,7 @@ void register_train(py::module_& m) {
       .def_readwrite("loss_mean", &TrainOptions::loss_mean)
       .def_readwrite("reward_clip", &TrainOptions::reward_clip)
       .def_readwrite("seed", &TrainOptions::seed)
-      .def_readwrite("pin_threads", &TrainOptions::pin_threads);
+      .def_readwrite("worker_cpus", &TrainOptions::worker_cpus);
 
   py::class_<SyntheticEnvHandle>(m, "SyntheticEnv",
                                  "A zero-cost C++ environment (random frames, no Python): for timing "

@@ -173,7 +173,8 @@ void Pool::run(int id) {
 // (activations of the rollout), RNG and counters; shares only SharedParams.
 void Pool::worker_loop(int id) {
   enable_flush_denormals();
-  if (opt_.pin_threads) pin_to_core(id % static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  if (id < static_cast<int>(opt_.worker_cpus.size()) && opt_.worker_cpus[id] >= 0)
+    pin_to_core(opt_.worker_cpus[id]);
   Worker& me = workers_[id];
   Env& env = *envs_[id];
   const ArchSpec& spec = net_.spec();

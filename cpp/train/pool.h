@@ -36,7 +36,10 @@ struct TrainOptions {
   bool loss_mean = false;
   float reward_clip = 1.0f;  // 0 disables
   std::uint64_t seed = 0;
-  bool pin_threads = false;
+  // CPU for worker i (its env's emulator thread must be pinned to the same one); empty or
+  // -1 = not pinned. Chosen by the caller (envs.worker_cpu), the one place that knows the
+  // process's allowed CPUs and pins the env threads.
+  std::vector<int> worker_cpus;
 };
 
 constexpr int kStalenessBins = 64;  // bins 0..62 exact, 63 = "63 or more"

@@ -33,7 +33,7 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .config import A3CConfig
-from .envs import make_worker_envs
+from .envs import make_worker_envs, worker_cpu
 from .errors import CheckpointError, ConfigError
 from .networks import Network
 from .results import EpisodeRecord, Progress, TrainResult
@@ -87,7 +87,7 @@ def _options(cfg: A3CConfig, start_step: int) -> Any:
     o.loss_mean = cfg.loss_reduction == "mean"
     o.reward_clip = cfg.reward_clip
     o.seed = cfg.seed
-    o.pin_threads = cfg.pin_threads
+    o.worker_cpus = [worker_cpu(i, pin=cfg.pin_threads) for i in range(cfg.threads)]
     return o
 
 
