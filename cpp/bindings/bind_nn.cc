@@ -54,9 +54,6 @@ std::vector<int> read_actions(const py::array& a, py::ssize_t n, Index num_actio
 }
 
 std::vector<float> read_returns(const py::array& r, py::ssize_t n) {
-  if (r.ndim() != 1 || r.shape(0) != n)
-    throw py::value_error("invalid shape for returns: expected (" + std::to_string(n) +
-                          ",) to match obs, got " + shape_of(r));
   require_array<float>("returns", r, {n});
   const float* p = static_cast<const float*>(r.data());
   return std::vector<float>(p, p + n);
