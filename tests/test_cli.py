@@ -39,7 +39,7 @@ def run_cli(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedPr
     return p
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["eval"], ["play"], ["plot"], ["bench"]])
+@pytest.mark.parametrize("command", [[], ["train"], ["learn"], ["eval"], ["play"], ["plot"], ["bench"]])
 def test_cli_help_on_each_command(command):
     r = CliRunner().invoke(cli, [*command, "--help"])
     assert r.exit_code == 0, r.output

@@ -20,6 +20,7 @@ from .evaluate import EvalResult, evaluate  # noqa: E402
 from .networks import Network, TensorInfo  # noqa: E402
 from .results import EpisodeRecord, Progress, TrainResult  # noqa: E402
 from .train import train  # noqa: E402
+from .learning import LearningReport, learn  # noqa: E402
 
 __all__ = [
     "A3CConfig",
@@ -29,12 +30,14 @@ __all__ = [
     "EnvError",
     "EpisodeRecord",
     "EvalResult",
+    "LearningReport",
     "Network",
     "Progress",
     "TensorInfo",
     "TrainResult",
     "__version__",
     "evaluate",
+    "learn",
     "load_checkpoint",
     "save_checkpoint",
     "train",

@@ -1,4 +1,4 @@
-"""The ``a3c-native`` command line: train, eval, play --record, plot, bench.
+"""The ``a3c-native`` command line: train, learn, eval, play --record, plot, bench.
 
 Built on click (declarative commands/options, generated ``--help`` for every subcommand,
 typed parsing, clean exit codes). Every option maps onto an `A3CConfig` field or a keyword of
@@ -150,6 +150,7 @@ def cli() -> None:
     \b
     a3c-native train pong --minutes 10 --out runs/pong     # Ctrl-C stops and saves
     a3c-native train --resume runs/pong/checkpoint.npz     # continue it
+    a3c-native learn pong --out runs/learn-pong            # 30-min benchmark with evaluations
     a3c-native eval runs/pong/checkpoint.npz               # 10 full games, real scores
     a3c-native plot runs/pong                              # runs/pong/learning_curve.png
     a3c-native play runs/pong/checkpoint.npz --record pong.mp4
@@ -217,7 +218,7 @@ def _default_arch(env_fn: GymMake) -> str:
 @click.option(
     "--steps",
     type=click.IntRange(min=1),
-    help="Total agent steps; the lr anneals to 0 there [default: 1_000_000].",
+    help="Total agent steps; the lr anneals to 0 there [default: 6_000_000].",
 )
 @click.option(
     "--minutes",
@@ -258,7 +259,7 @@ def _default_arch(env_fn: GymMake) -> str:
     help="Network [default: a3c; mlp for vector envs].",
 )
 @click.option("--seed", type=click.IntRange(min=0), help="Run seed [default: 0].")
-@click.option("--lr", type=float, help="Initial learning rate [default: 7e-4].")
+@click.option("--lr", type=float, help="Initial learning rate [default: 3e-4].")
 @click.option(
     "--checkpoint-minutes",
     type=click.FloatRange(min=0),
@@ -307,6 +308,76 @@ def train(game: str | None, threads: int | None, steps: int | None, minutes: flo
     click.echo(
         f"next: a3c-native train --resume {ckpt} | a3c-native eval {ckpt} | a3c-native plot {cfg.run_dir}"
     )
+
+
+@cli.command()
+@click.argument("game", default="pong")
+@click.option(
+    "--minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Training wall-clock budget (evaluation time not counted).",
+)
+@click.option(
+    "--eval-every",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Minutes of training between evaluations of the checkpoint.",
+)
+@click.option(
+    "--eval-episodes",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Full games per evaluation (no-op starts).",
+)
+@click.option(
+    "--target",
+    type=float,
+    help="Report when the moving mean of 10 training games first reaches this score "
+    "[default: 18 for pong, none otherwise].",
+)
+@click.option(
+    "--out",
+    "-o",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run directory; an existing run there is continued [default: runs/<game>-<time>].",
+)
+@click.option("--threads", "-t", type=click.IntRange(min=1), help="Actor-learner threads [default: 2].")
+@click.option("--steps", type=click.IntRange(min=1), help="A3CConfig.total_steps (the lr schedule).")
+@click.option("--seed", type=click.IntRange(min=0), help="Run seed [default: 0].")
+@click.option(
+    "--config",
+    "-c",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file of A3CConfig fields.",
+)
+@click.option("--set", "-s", "sets", multiple=True, metavar="KEY=VALUE", help="Override any A3CConfig field.")
+def learn(game: str, minutes: float, eval_every: float, eval_episodes: int, target: float | None,
+          out: Path | None, threads: int | None, steps: int | None, seed: int | None,
+          config_file: Path | None, sets: tuple[str, ...]) -> None:  # fmt: skip
+    """The learning benchmark: train GAME for --minutes, evaluating the checkpoint every
+    --eval-every minutes; write eval.csv and learning_curve.png beside the run's logs.
+
+    \b
+    a3c-native learn pong --out runs/learn-pong            # the 30-minute Pong benchmark
+    """
+    from .learning import learn as run_learning
+
+    overrides = {"threads": threads, "total_steps": steps, "seed": seed,
+                 "run_dir": str(out) if out is not None else None}  # fmt: skip
+    cfg = build_config(game, config_file=config_file, sets=sets, overrides=overrides)
+    if target is None and cfg.env_fn is None and cfg.game == "pong":
+        target = 18.0
+    log.info("learning %s for %g min: %s, %d threads -> %s", cfg.to_dict()["env_fn"] or cfg.game,
+             minutes, cfg.arch, cfg.threads, cfg.run_dir)  # fmt: skip
+    report = run_learning(cfg, minutes=minutes, eval_every_minutes=eval_every,
+                          eval_episodes=eval_episodes, target=target, log=click.echo)  # fmt: skip
+    click.echo(report.summary())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,10 +507,18 @@ def play(checkpoint: Path, record_to: Path, game: str | None, greedy: bool, seed
     help="Games in the moving average.",
 )
 def plot(run: Path, out: Path | None, window: int) -> None:
-    """Learning curve of RUN (a run directory or its episodes.csv): score vs steps and vs time."""
+    """Learning curve of RUN (a run directory or its episodes.csv): score vs steps and vs time,
+    with the evaluations of RUN/eval.csv when there is one (a3c-native learn writes it)."""
+    from .learning import read_evaluations
     from .plotting import plot_learning_curve
 
-    click.echo(f"wrote {plot_learning_curve(run, out, window=window)}")
+    run_dir = run if run.is_dir() else run.parent
+    cfg_file = run_dir / "config.json"
+    cfg = json.loads(cfg_file.read_text(encoding="utf-8")) if cfg_file.exists() else {}
+    frame_skip = int(cfg.get("frame_skip", 1)) if not cfg.get("env_fn") else 1
+    png = plot_learning_curve(run, out, window=window, evaluations=read_evaluations(run_dir),
+                              frame_skip=frame_skip)  # fmt: skip
+    click.echo(f"wrote {png}")
 
 
 @cli.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import os
 from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -58,6 +59,8 @@ def plot_learning_curve(
     *,
     window: int = 100,
     title: str | None = None,
+    evaluations: Sequence[Any] = (),
+    frame_skip: int = 1,
 ) -> Path:
     """Draw score vs agent steps and vs wall time (raw games as dots, a `window`-game moving
     average as a line) into a PNG; return its path.
@@ -67,6 +70,9 @@ def plot_learning_curve(
         out: the PNG to write (default: ``<run dir>/learning_curve.png``).
         window: games in the moving average.
         title: figure title (default: the game from the run's config.json, else the dir name).
+        evaluations: evaluation points to overlay, objects with train_seconds, step, mean and
+            std (learn.Evaluation), drawn as black error bars.
+        frame_skip: emulator frames per agent step; > 1 adds a frames axis over the steps.
     """
     import matplotlib
 
@@ -89,7 +95,7 @@ def plot_learning_curve(
             cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
             env = cfg.get("env_fn")
             name = cfg.get("game") if not env or "GymMake(" in env else env  # CLI gym ids
-            title = f"{name} ({cfg.get('arch')}, {cfg.get('threads')} threads)"
+            title = f"{name} ({cfg.get('arch')}, {cfg.get('threads')} threads, seed {cfg.get('seed')})"
     avg = moving_average(ep["score"], window)
     hours = ep["wall_time"] / 3600.0
     use_minutes = hours[-1] < 2.0
@@ -103,6 +109,17 @@ def plot_learning_curve(
         ax.plot(x, avg, color="tab:red", lw=1.8, label=f"mean of last {window}")
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
+    if evaluations:
+        secs = np.array([e.train_seconds for e in evaluations]) / 3600.0
+        for ax, x in ((axes[0], [e.step for e in evaluations]),
+                      (axes[1], secs * 60.0 if use_minutes else secs)):  # fmt: skip
+            ax.errorbar(x, [e.mean for e in evaluations], yerr=[e.std for e in evaluations],
+                        fmt="o", color="black", ms=4, capsize=3, label="evaluation (mean +- std)")  # fmt: skip
+    if frame_skip > 1:
+        top = axes[0].secondary_xaxis(
+            "top", functions=(lambda s: s * frame_skip, lambda f: f / frame_skip)
+        )
+        top.set_xlabel("emulator frames")
     axes[0].set_ylabel("score (unclipped)")
     axes[0].legend(loc="best")
     fig.suptitle(f"{title}: {ep['score'].size} games, last-{window} mean {avg[-1]:.1f}")

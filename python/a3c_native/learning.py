@@ -1,0 +1,208 @@
+"""The learning benchmark: train for a wall-clock budget, evaluate as it goes, write the curves.
+
+Owns the protocol behind ``a3c-native learn`` and bench/learn.py: training runs in chunks of
+``eval_every_minutes``, each resumed from the run's checkpoint (so every benchmark is also a
+test of resume); after each chunk the checkpoint is evaluated with `evaluate` (whole games,
+raw scores, no-op starts); evaluation time is not counted as training time. Writes into the
+run directory, besides what `train` writes (episodes.csv, checkpoint, config.json): eval.csv
+and learning_curve.png (score vs agent steps/frames and vs training time, with the
+evaluations). Not here: training itself (train.py), the evaluation protocol (evaluate.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from . import __version__
+from .config import A3CConfig
+from .errors import ConfigError
+from .evaluate import evaluate
+from .plotting import plot_learning_curve, read_episodes
+from .train import CHECKPOINT_FILE, train
+
+__all__ = ["EVAL_CSV", "Evaluation", "LearningReport", "first_reaching", "learn", "read_evaluations"]
+
+EVAL_CSV = "eval.csv"
+EVAL_FIELDS = ("train_seconds", "step", "mean", "std", "min", "max", "episodes")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation of the checkpoint, after `train_seconds` of training."""
+
+    train_seconds: float
+    step: int
+    mean: float
+    std: float
+    min: float
+    max: float
+    episodes: int
+
+
+@dataclass
+class LearningReport:
+    """What a learning run measured; `summary()` is the text the CLI and bench/learn.py print."""
+
+    run_dir: Path
+    total_steps: int
+    frame_skip: int
+    train_seconds: float
+    target: float | None
+    reached: tuple[float, int] | None
+    """(training seconds, agent step) at which the moving mean of `window` training games
+    first reached `target`; None if it did not (or no target)."""
+    window: int
+    evaluations: list[Evaluation] = field(default_factory=list)
+    interrupted: bool = False
+    plot: Path | None = None
+
+    @property
+    def frames(self) -> int:
+        return self.total_steps * self.frame_skip
+
+    @property
+    def steps_per_sec(self) -> float:
+        return self.total_steps / self.train_seconds if self.train_seconds > 0 else 0.0
+
+    @property
+    def final(self) -> Evaluation | None:
+        return self.evaluations[-1] if self.evaluations else None
+
+    def summary(self) -> str:
+        lines = [
+            f"frames {self.frames:,}  agent steps {self.total_steps:,}  steps/s "
+            f"{self.steps_per_sec:,.0f}  training time {self.train_seconds / 60:.1f} min"
+            + ("  (interrupted)" if self.interrupted else "")
+        ]
+        if self.target is not None:
+            head = f"moving mean of {self.window} training games reached {self.target:+g}"
+            lines.append(
+                f"{head} at {self.reached[0] / 60:.1f} min (step {self.reached[1]:,})"
+                if self.reached
+                else f"moving mean of {self.window} training games: {self.target:+g} not reached"
+            )
+        if self.final:
+            f = self.final
+            lines.append(
+                f"final evaluation ({f.episodes} games, no-op starts): {f.mean:+.1f} +- {f.std:.1f}"
+                f" (min {f.min:g}, max {f.max:g})"
+            )
+        lines.append(f"curves: {self.plot}, {self.run_dir / EVAL_CSV}")
+        return "\n".join(lines)
+
+
+def first_reaching(run: str | Path, target: float, window: int = 10) -> tuple[float, int] | None:
+    """(wall seconds, agent step) of the first game at which the mean of the last `window`
+    training games is >= target, from the run's episodes.csv; None if never."""
+    try:
+        ep = read_episodes(run)
+    except FileNotFoundError:
+        return None
+    scores, wall, steps = ep["score"], ep["wall_time"], ep["step"]
+    for i in range(window - 1, len(scores)):
+        if scores[i - window + 1 : i + 1].mean() >= target:
+            return float(wall[i]), int(steps[i])
+    return None
+
+
+def read_evaluations(run_dir: str | Path) -> list[Evaluation]:
+    """The evaluations in ``<run_dir>/eval.csv`` ([] if there is none)."""
+    path = Path(run_dir) / EVAL_CSV
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    try:
+        return [Evaluation(float(r["train_seconds"]), int(r["step"]), float(r["mean"]),
+                           float(r["std"]), float(r["min"]), float(r["max"]), int(r["episodes"]))
+                for r in rows]  # fmt: skip
+    except (KeyError, TypeError, ValueError) as e:
+        msg = f"{path}: not an a3c_native evaluation log ({e!r})"
+        raise ValueError(msg) from None
+
+
+def _write_evals(path: Path, evals: list[Evaluation]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(EVAL_FIELDS)
+        w.writerows([getattr(e, k) for k in EVAL_FIELDS] for e in evals)
+    tmp.replace(path)
+
+
+def learn(
+    cfg: A3CConfig,
+    *,
+    minutes: float,
+    eval_every_minutes: float = 5.0,
+    eval_episodes: int = 10,
+    target: float | None = None,
+    window: int = 10,
+    eval_threads: int = 2,
+    log: Callable[[str], None] | None = print,
+) -> LearningReport:
+    """Train `cfg` for `minutes` of training time, evaluating every `eval_every_minutes` and at
+    the end; return the report (also written to ``cfg.run_dir``: eval.csv, learning_curve.png).
+
+    A run directory that already holds a checkpoint is continued (its training time counts
+    toward `minutes`, its eval.csv is extended). Ctrl-C stops the training chunk, saves the
+    checkpoint and returns (without evaluating it) with ``interrupted=True``; calling again
+    continues. `cfg.max_seconds` is ignored (the chunks set it).
+    """
+    for name, value in (("minutes", minutes), ("eval_every_minutes", eval_every_minutes)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ConfigError(f"learn({name}={value!r}): must be a positive number of minutes")
+    if not isinstance(eval_episodes, int) or eval_episodes < 1:
+        raise ConfigError(f"learn(eval_episodes={eval_episodes!r}): must be an int >= 1")
+    if cfg.run_dir is None:
+        raise ConfigError("learn() needs A3CConfig.run_dir: the checkpoint is resumed between chunks")
+    run_dir = Path(cfg.run_dir)
+    ckpt = run_dir / CHECKPOINT_FILE
+    budget = minutes * 60.0
+    trained, evals, total, interrupted = 0.0, [], 0, False
+    if ckpt.exists():
+        from .checkpoint import load_checkpoint
+
+        prior = load_checkpoint(ckpt)
+        trained, total = float(prior.seconds), int(prior.step)
+        evals = read_evaluations(run_dir)  # continued, never overwritten
+    env_fn = cfg.env_fn
+    # A chunk overshoots its budget by up to one rollout: do not start one for a sliver.
+    slack = min(1.0, 0.05 * budget)
+    while trained < budget - slack and total < cfg.total_steps and not interrupted:
+        chunk = min(eval_every_minutes * 60.0, budget - trained)
+        result = train(replace(cfg, max_seconds=chunk), resume=ckpt if ckpt.exists() else None)
+        trained += result.seconds
+        total, interrupted = result.total_steps, result.interrupted
+        if interrupted:  # the user wants out now: the checkpoint is saved, skip the evaluation
+            break
+        ev = evaluate(ckpt, env_fn=env_fn, episodes=eval_episodes, seed=cfg.seed,
+                      threads=eval_threads)  # fmt: skip
+        evals.append(Evaluation(trained, total, float(ev.mean), float(ev.std), float(ev.min),
+                                float(ev.max), eval_episodes))  # fmt: skip
+        _write_evals(run_dir / EVAL_CSV, evals)
+        if log:
+            recent = result.mean_score(window)
+            log(f"{trained / 60:6.1f} min  step {total:>11,}  train mean({window}) "
+                f"{'-' if recent is None else f'{recent:+.1f}'}  eval {ev.mean:+.1f} +- {ev.std:.1f}")  # fmt: skip
+    report = LearningReport(
+        run_dir=run_dir, total_steps=total, frame_skip=cfg.frame_skip if env_fn is None else 1,
+        train_seconds=trained, target=target, window=window, evaluations=evals,
+        interrupted=interrupted,
+        reached=first_reaching(run_dir, target, window) if target is not None else None,
+    )  # fmt: skip
+    try:
+        report.plot = plot_learning_curve(
+            run_dir, run_dir / "learning_curve.png", window=window,
+            title=f"{cfg.game if env_fn is None else cfg.to_dict()['env_fn']}, "
+                  f"a3c_native {__version__}, seed {cfg.seed}",
+            evaluations=evals, frame_skip=report.frame_skip,
+        )  # fmt: skip
+    except ValueError as e:  # no finished game yet: nothing to draw, the CSVs still stand
+        if log:
+            log(f"no learning curve: {e}")
+    return report
