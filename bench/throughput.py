@@ -15,7 +15,7 @@ Each cell is the median over --reps runs of --seconds each. Agent steps, not fra
 agent step = 4 emulator frames).
 
 Machine: AMD EPYC (Zen 4), 2 vCPUs, 24 GiB; ale-py 0.12.1, CPython 3.11.
-Command:  python bench/throughput.py [--game pong --seconds 8 --reps 3 --threads 1 2 4]
+Command:  python bench/throughput.py [--game pong --seconds 8 --reps 3 --threads 1 2 4 --t-max 5 20]
 """
 
 from __future__ import annotations
@@ -88,19 +88,28 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2, 4])
+    ap.add_argument("--t-max", type=int, nargs="+", default=[A3CConfig.t_max],
+                    help="rollout lengths to measure, one table each [default: the package's]")
     args = ap.parse_args()
-    med = statistics.median
 
     probe = AtariEnv(args.game, seed=0)
     obs_shape, obs_dtype, num_actions = probe.obs_shape, probe.obs_dtype, probe.num_actions
     probe.close()
     print(f"{args.game}: {num_actions} actions, obs {obs_shape}; {args.seconds:.0f} s x {args.reps} reps per cell; "
           f"a3c_native {a3c_native.__version__} ({_core.kernel_isa()} kernels), {os.cpu_count()} CPUs\n")
+    for t_max in args.t_max:
+        measure(args, t_max, obs_shape, obs_dtype, num_actions)
+
+
+def measure(args: argparse.Namespace, t_max: int, obs_shape, obs_dtype, num_actions: int) -> None:
+    med = statistics.median
+    print(f"t_max {t_max}:")
     header = f"{'threads':>7} {'env':>8} {'net':>8} {'combined':>9} {'train':>8} {'of comb.':>9} {'x 1 thr':>8} {'gil %':>6} {'stale':>6}"
     print(header)
     rows = {}
     for n in args.threads:
-        cfg = A3CConfig(game=args.game, threads=n, total_steps=10**12, max_seconds=args.seconds, log_interval_seconds=10)
+        cfg = A3CConfig(game=args.game, threads=n, total_steps=10**12, max_seconds=args.seconds,
+                        log_interval_seconds=10, t_max=t_max)
         net = make_network(cfg, obs_shape, np.dtype(obs_dtype), num_actions)
         env_s, net_s, tr_s, gil_s, stale_s = [], [], [], [], []
         for _ in range(args.reps):
@@ -118,9 +127,10 @@ def main() -> None:
         print(f"{n:>7} {e:>8.0f} {nt:>8.0f} {comb:>9.0f} {t:>8.0f} {t / comb:>8.0%} {speedup:>7.2f}x {g:>6.1%} {med(stale_s):>6.2f}", flush=True)
     if 2 in args.threads:
         cfg = A3CConfig(game=args.game, threads=2, total_steps=10**12, max_seconds=args.seconds,
-                        log_interval_seconds=10, update="locked")
+                        log_interval_seconds=10, update="locked", t_max=t_max)
         locked = med([train_run(cfg)[0] for _ in range(args.reps)])
-        print(f"\n2 threads, update='locked': {locked:.0f} steps/s (hogwild {rows[2]:.0f}: x{rows[2] / locked:.2f})")
+        print(f"2 threads, update='locked': {locked:.0f} steps/s (hogwild {rows[2]:.0f}: x{rows[2] / locked:.2f})")
+    print()
 
 
 if __name__ == "__main__":

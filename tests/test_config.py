@@ -21,15 +21,17 @@ def _cartpole() -> gymnasium.Env:
     return gymnasium.make("CartPole-v1")
 
 
-def test_config_defaults_are_paper_values():
+def test_config_defaults_are_paper_values_or_documented_departures():
     cfg = A3CConfig()
-    # Mnih et al. 2016, Section 8 / Algorithm S3 (lr: the usual value in the paper's range)
-    assert cfg.t_max == 5
+    # Mnih et al. 2016, Section 8 / Algorithm S3
     assert cfg.gamma == 0.99
     assert cfg.entropy_beta == 0.01
     assert cfg.rmsprop_alpha == 0.99
-    assert cfg.rmsprop_eps == 0.1
-    assert cfg.lr == 7e-4
+    # Departures chosen by measured Pong runs (README, "Learning results"); each is named in
+    # its field's docstring.
+    assert (cfg.t_max, cfg.lr, cfg.rmsprop_eps, cfg.total_steps) == (20, 3e-4, 1e-5, 6_000_000)
+    for field in ("t_max", "rmsprop_eps", "total_steps"):
+        assert "Deviation from Mnih et al. 2016" in _field_doc(field), field
     assert cfg.grad_clip == 40.0
     assert cfg.frame_skip == 4
     assert cfg.reward_clip == 1.0
@@ -43,10 +45,11 @@ def test_config_defaults_are_paper_values():
     assert cfg.is_atari
 
 
-def test_config_every_field_has_a_type_default_and_docstring():
+def _field_docs() -> dict[str, str]:
+    """A3CConfig's attribute docstrings, read from its source (Python does not keep them)."""
     tree = ast.parse(inspect.getsource(config_module))
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "A3CConfig")
-    documented = set()
+    docs = {}
     for node, nxt in zip(cls.body, cls.body[1:], strict=False):
         if (
             isinstance(node, ast.AnnAssign)
@@ -55,9 +58,17 @@ def test_config_every_field_has_a_type_default_and_docstring():
             and isinstance(nxt.value.value, str)
         ):
             assert node.value is not None, f"{node.target.id} has no default"
-            documented.add(node.target.id)
+            docs[node.target.id] = nxt.value.value
+    return docs
+
+
+def _field_doc(name: str) -> str:
+    return _field_docs()[name]
+
+
+def test_config_every_field_has_a_type_default_and_docstring():
     names = {f.name for f in dataclasses.fields(A3CConfig)}
-    assert names - documented == set(), "fields without a docstring line"
+    assert names - set(_field_docs()) == set(), "fields without a docstring line"
 
 
 # One bad value per field (some fields get several); each must raise naming the field.

@@ -20,7 +20,10 @@ from a3c_native.errors import ConfigError
 # +1 per step and 0.99, returns reach ~100 and the policy collapses before the value
 # function catches up (measured: score ~10 after 300k steps for lr 1e-4..7e-4); at 0.95
 # the run reaches a mean of 195 in ~40-110k steps (~2-4 s on 2 threads here).
-CARTPOLE = dict(arch="mlp", gamma=0.95, lr=1e-3, hidden=(64, 64), log_interval_seconds=0.25)
+# t_max and rmsprop_eps are pinned to the paper's values, with which these numbers were
+# measured (the package defaults were since tuned on Pong).
+CARTPOLE = dict(arch="mlp", gamma=0.95, lr=1e-3, hidden=(64, 64), log_interval_seconds=0.25,
+                t_max=5, rmsprop_eps=0.1)  # fmt: skip
 SOLVED = 195.0  # CartPole-v1's "solved" mean return over the last 20 games (v0's bar)
 
 
