@@ -491,33 +491,43 @@ def play(checkpoint: Path, record_to: Path, game: str | None, greedy: bool, seed
 
 
 @cli.command()
-@click.argument("run", type=click.Path(exists=True, path_type=Path))
+@click.argument("runs", metavar="RUN...", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))  # fmt: skip
 @click.option(
     "--out",
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="PNG to write [default: RUN/learning_curve.png].",
+    help="PNG to write [default: RUN/learning_curve.png; for several runs, comparison.png "
+    "in the directory holding the first].",
 )
 @click.option(
     "--window",
     "-w",
     type=click.IntRange(min=1),
-    default=100,
-    show_default=True,
-    help="Games in the moving average.",
+    help="Games in the moving average [default: 100; for several runs, 10].",
 )
-def plot(run: Path, out: Path | None, window: int) -> None:
+def plot(runs: tuple[Path, ...], out: Path | None, window: int | None) -> None:
     """Learning curve of RUN (a run directory or its episodes.csv): score vs steps and vs time,
-    with the evaluations of RUN/eval.csv when there is one (a3c-native learn writes it)."""
-    from .learning import read_evaluations
-    from .plotting import plot_learning_curve
+    with the evaluations of RUN/eval.csv when there is one (a3c-native learn writes it).
 
+    Several RUNs: their moving averages (and evaluations) on shared axes, one colour each.
+    """
+    from .learning import read_evaluations
+    from .plotting import plot_comparison, plot_learning_curve
+
+    if len(runs) > 1:
+        first = runs[0] if runs[0].is_dir() else runs[0].parent
+        png = plot_comparison(runs, out or first.resolve().parent / "comparison.png",
+                              window=window or 10)  # fmt: skip
+        click.echo(f"wrote {png}")
+        return
+    run = runs[0]
     run_dir = run if run.is_dir() else run.parent
     cfg_file = run_dir / "config.json"
     cfg = json.loads(cfg_file.read_text(encoding="utf-8")) if cfg_file.exists() else {}
     frame_skip = int(cfg.get("frame_skip", 1)) if not cfg.get("env_fn") else 1
-    png = plot_learning_curve(run, out, window=window, evaluations=read_evaluations(run_dir),
-                              frame_skip=frame_skip)  # fmt: skip
+    png = plot_learning_curve(run, out, window=window or 100,
+                              evaluations=read_evaluations(run_dir), frame_skip=frame_skip)  # fmt: skip
     click.echo(f"wrote {png}")
 
 

@@ -1,4 +1,5 @@
-"""Learning-curve PNGs from a run's episodes.csv: score vs agent steps and vs wall time.
+"""Learning-curve PNGs from a run's episodes.csv: score vs agent steps and vs wall time, for
+one run (with its evaluations) or several side by side (one moving average each).
 
 Owns reading episodes.csv and drawing; matplotlib is imported lazily with the non-interactive
 Agg backend (no display needed, no GUI warnings). Not here: writing the CSV (telemetry.py).
@@ -15,7 +16,7 @@ import numpy as np
 
 from .telemetry import EPISODE_FIELDS, EPISODES_CSV
 
-__all__ = ["moving_average", "plot_learning_curve", "read_episodes"]
+__all__ = ["moving_average", "plot_comparison", "plot_learning_curve", "read_episodes"]
 
 
 def read_episodes(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
@@ -87,32 +88,22 @@ def plot_learning_curve(
         raise ValueError(msg)
     out = Path(out) if out is not None else run_dir / "learning_curve.png"
     if title is None:
-        title = run_dir.resolve().name
-        cfg_file = run_dir / "config.json"
-        if cfg_file.exists():
-            import json
-
-            cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
-            env = cfg.get("env_fn")
-            name = cfg.get("game") if not env or "GymMake(" in env else env  # CLI gym ids
-            title = f"{name} ({cfg.get('arch')}, {cfg.get('threads')} threads, seed {cfg.get('seed')})"
+        title = _describe(run_dir)
     avg = moving_average(ep["score"], window)
-    hours = ep["wall_time"] / 3600.0
-    use_minutes = hours[-1] < 2.0
-    x_time = hours * 60.0 if use_minutes else hours
+    use_minutes = ep["wall_time"][-1] < 2 * 3600.0
+    x_time = _time_axis(ep["wall_time"], use_minutes)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True, constrained_layout=True)
     for ax, x, label in (
         (axes[0], ep["step"], "agent steps"),
-        (axes[1], x_time, "wall time (minutes)" if use_minutes else "wall time (hours)"),
+        (axes[1], x_time, _time_label(use_minutes)),
     ):
         ax.scatter(x, ep["score"], s=4, alpha=0.25, color="tab:blue", label="game score")
         ax.plot(x, avg, color="tab:red", lw=1.8, label=f"mean of last {window}")
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
     if evaluations:
-        secs = np.array([e.train_seconds for e in evaluations]) / 3600.0
-        for ax, x in ((axes[0], [e.step for e in evaluations]),
-                      (axes[1], secs * 60.0 if use_minutes else secs)):  # fmt: skip
+        secs = _time_axis(np.array([e.train_seconds for e in evaluations]), use_minutes)
+        for ax, x in ((axes[0], [e.step for e in evaluations]), (axes[1], secs)):
             ax.errorbar(x, [e.mean for e in evaluations], yerr=[e.std for e in evaluations],
                         fmt="o", color="black", ms=4, capsize=3, label="evaluation (mean +- std)")  # fmt: skip
     if frame_skip > 1:
@@ -127,3 +118,95 @@ def plot_learning_curve(
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
+
+
+def plot_comparison(
+    runs: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    *,
+    window: int = 10,
+    labels: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Path:
+    """Draw the `window`-game moving average of several runs' training scores on shared axes,
+    vs agent steps and vs training time (each run's evaluations, if it has an eval.csv, as
+    error bars in its colour) into a PNG; return its path.
+
+    For questions such as "do 4 threads on 2 cores learn faster per minute than 2": runs that
+    are faster per step but slower per minute separate between the two panels.
+
+    Args:
+        runs: two or more run directories (or their episodes.csv files).
+        out: the PNG to write.
+        window: games in each moving average.
+        labels: one legend entry per run (default: game, arch, threads and seed from each
+            run's config.json, else its directory name).
+        title: figure title (default: "<n> runs").
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .learning import read_evaluations  # learning imports this module at its top
+
+    paths = [Path(r) for r in runs]
+    if len(paths) < 2:
+        msg = f"plot_comparison needs at least two runs, got {len(paths)}"
+        raise ValueError(msg)
+    if labels is not None and len(labels) != len(paths):
+        msg = f"plot_comparison: {len(labels)} labels for {len(paths)} runs"
+        raise ValueError(msg)
+    dirs = [p if p.is_dir() else p.parent for p in paths]
+    episodes = [read_episodes(p) for p in paths]
+    for p, ep in zip(paths, episodes):
+        if ep["score"].size == 0:
+            msg = f"{p}: no finished games yet, nothing to plot"
+            raise ValueError(msg)
+    labels = list(labels) if labels is not None else [_describe(d) for d in dirs]
+    use_minutes = max(ep["wall_time"][-1] for ep in episodes) < 2 * 3600.0
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True, constrained_layout=True)
+    for i, (d, ep, label) in enumerate(zip(dirs, episodes, labels)):
+        color = f"C{i % 10}"
+        avg = moving_average(ep["score"], window)
+        evals = read_evaluations(d)
+        ev_x = (np.array([e.step for e in evals]),
+                _time_axis(np.array([e.train_seconds for e in evals]), use_minutes))  # fmt: skip
+        for ax, x, xe in zip(axes, (ep["step"], _time_axis(ep["wall_time"], use_minutes)), ev_x):
+            ax.plot(x, avg, color=color, lw=1.6, label=f"{label}: last-{window} mean {avg[-1]:.1f}")
+            if evals:
+                ax.errorbar(xe, [e.mean for e in evals], yerr=[e.std for e in evals], fmt="o",
+                            color=color, ms=4, capsize=3)  # fmt: skip
+    axes[0].set_xlabel("agent steps")
+    axes[1].set_xlabel(_time_label(use_minutes))
+    axes[0].set_ylabel(f"score (unclipped), mean of last {window} training games")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[1].legend(loc="best", fontsize="small")
+    fig.suptitle(title or f"{len(paths)} runs (dots with bars: evaluations, mean +- std)")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def _describe(run_dir: Path) -> str:
+    """'<game> (<arch>, <n> threads, seed <s>)' from the run's config.json, else its name."""
+    cfg_file = run_dir / "config.json"
+    if not cfg_file.exists():
+        return run_dir.resolve().name
+    import json
+
+    cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
+    env = cfg.get("env_fn")
+    name = cfg.get("game") if not env or "GymMake(" in env else env  # CLI gym ids
+    return f"{name} ({cfg.get('arch')}, {cfg.get('threads')} threads, seed {cfg.get('seed')})"
+
+
+def _time_axis(seconds: np.ndarray, use_minutes: bool) -> np.ndarray:
+    return seconds / (60.0 if use_minutes else 3600.0)
+
+
+def _time_label(use_minutes: bool) -> str:
+    return "wall time (minutes)" if use_minutes else "wall time (hours)"
