@@ -302,6 +302,20 @@ def test_train_run_dir_files_and_resume_continue_steps_and_schedule(tmp_path):
     assert min(walls[len(first.episodes) :]) >= c.seconds - 1e-3  # wall time continues too
 
 
+def test_resume_continues_the_lr_time_schedule(tmp_path):
+    # The checkpoint's training seconds count toward lr_anneal_seconds: a resumed run does not
+    # restart the anneal (learn() trains in resumed chunks).
+    cfg = cartpole_cfg(tmp_path, total_steps=10**9, lr_anneal_seconds=10.0, max_seconds=1.0)
+    train(cfg)
+    done = load_checkpoint(Path(cfg.run_dir) / "checkpoint.npz").seconds
+    assert done >= 1.0
+    seen = []
+    train(cfg, resume=Path(cfg.run_dir) / "checkpoint.npz", callback=seen.append)
+    for p in seen:
+        expected = cfg.lr * (1 - (done + p.seconds) / 10.0)
+        assert p.lr == pytest.approx(expected, abs=cfg.lr * 1e-3)
+
+
 def test_train_resume_from_result_state_matches_params(tmp_path):
     cfg = cartpole_cfg(tmp_path, total_steps=2000)
     train(cfg)

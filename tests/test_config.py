@@ -87,6 +87,9 @@ _INVALID = [
     ("total_steps", 0),
     ("max_seconds", 0.0),
     ("max_seconds", -1),
+    ("lr_anneal_seconds", 0.0),
+    ("lr_anneal_seconds", -60),
+    ("lr_anneal_seconds", math.inf),
     ("t_max", 0),
     ("gamma", 1.01),
     ("gamma", -0.1),
@@ -179,10 +182,11 @@ def test_config_mlp_rejected_for_atari_but_accepted_with_env_fn():
 
 
 def test_config_coerces_numbers_to_field_types():
-    cfg = A3CConfig(gamma=1, lr=1, max_seconds=10, hidden=[32, 16])
+    cfg = A3CConfig(gamma=1, lr=1, max_seconds=10, lr_anneal_seconds=1800, hidden=[32, 16])
     assert type(cfg.gamma) is float
     assert type(cfg.lr) is float
     assert type(cfg.max_seconds) is float
+    assert type(cfg.lr_anneal_seconds) is float
     assert cfg.hidden == (32, 16)
 
 
@@ -192,6 +196,7 @@ def test_config_roundtrip_through_json():
         threads=3,
         total_steps=5000,
         max_seconds=12.5,
+        lr_anneal_seconds=60.0,
         lr=1e-3,
         update="locked",
         loss_reduction="mean",

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from a3c_native import A3CConfig, train
+from a3c_native import A3CConfig, Network, train
 from a3c_native.errors import ConfigError
 
 # CartPole settings for the learning test. gamma=0.95 instead of the paper's 0.99: with
@@ -158,6 +158,30 @@ def test_train_max_seconds_stops_the_run():
     r = train(small_cfg(total_steps=100_000_000, max_seconds=1.0))
     assert time.perf_counter() - t0 < 10
     assert 0 < r.total_steps < 100_000_000
+
+
+def test_train_lr_anneals_over_training_time():
+    # lr = lr0 (1 - max(T / total_steps, t / lr_anneal_seconds)): with a step budget that is
+    # never reached, the lr falls with the clock and is 0 after lr_anneal_seconds.
+    cfg = small_cfg(total_steps=10**9, lr_anneal_seconds=1.5, max_seconds=2.5)
+    seen = []
+    train(cfg, callback=seen.append)
+    assert len(seen) >= 4
+    for p in seen:  # seconds and lr are read microseconds apart
+        assert p.lr == pytest.approx(cfg.lr * max(0.0, 1 - p.seconds / 1.5), abs=cfg.lr * 1e-3)
+    assert seen[0].lr > 0.5 * cfg.lr
+    assert seen[-1].seconds > 1.5 and seen[-1].lr == 0.0
+
+
+def test_train_lr_at_zero_leaves_the_parameters_unchanged():
+    # The workers apply the schedule (not only the reported lr): at lr 0 every update is a
+    # no-op on theta while the RMSProp statistics still move.
+    cfg = small_cfg(lr_anneal_seconds=1e-9, total_steps=3000)
+    r = train(cfg)
+    net = Network(cfg.arch, (4,), 2, hidden=cfg.hidden)
+    assert r.updates > 0
+    np.testing.assert_array_equal(r.params, net.init_params(cfg.seed))
+    assert np.count_nonzero(r.rms) > 0
 
 
 def test_train_nan_gradient_is_skipped_and_counted():

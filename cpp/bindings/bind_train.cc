@@ -176,7 +176,7 @@ class Trainer {
     d["steps"] = steps;
     d["run_steps"] = pool_->steps_done();
     d["seconds"] = pool_->seconds();
-    d["lr"] = opt_.lr * std::max(0.0, 1.0 - static_cast<double>(steps) / opt_.total_steps);
+    d["lr"] = scheduled_lr(opt_, steps, opt_.start_seconds + pool_->seconds());
     return d;
   }
 
@@ -195,6 +195,8 @@ void register_train(py::module_& m) {
       .def_readwrite("total_steps", &TrainOptions::total_steps)
       .def_readwrite("start_step", &TrainOptions::start_step)
       .def_readwrite("max_seconds", &TrainOptions::max_seconds)
+      .def_readwrite("anneal_seconds", &TrainOptions::anneal_seconds)
+      .def_readwrite("start_seconds", &TrainOptions::start_seconds)
       .def_readwrite("t_max", &TrainOptions::t_max)
       .def_readwrite("gamma", &TrainOptions::gamma)
       .def_readwrite("lr", &TrainOptions::lr)

@@ -21,6 +21,12 @@ double now_seconds() {
   return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
+float scheduled_lr(const TrainOptions& opt, std::int64_t T, double seconds) {
+  double progress = static_cast<double>(T) / static_cast<double>(opt.total_steps);
+  if (opt.anneal_seconds > 0) progress = std::max(progress, seconds / opt.anneal_seconds);
+  return opt.lr * static_cast<float>(std::max(0.0, 1.0 - progress));
+}
+
 namespace {
 
 std::int64_t now_ns() {
@@ -248,7 +254,7 @@ void Pool::worker_loop(int id) {
     const bool finite = std::isfinite(sumsq) && std::isfinite(terms.total);
     std::int64_t staleness = 0;
     if (finite) {
-      rms.lr = opt_.lr * static_cast<float>(std::max(0.0, 1.0 - static_cast<double>(T_now) / opt_.total_steps));
+      rms.lr = scheduled_lr(opt_, T_now, opt_.start_seconds + seconds());
       staleness = updates_done() - snapshot_updates;
       shared_.apply_update(grad.data(), clip_scale(sumsq, opt_.grad_clip), rms, theta.data());
       me.updates.store(++my_updates, std::memory_order_relaxed);

@@ -24,6 +24,11 @@ struct TrainOptions {
   std::int64_t total_steps = 1000000;  // agent steps over all workers; the lr schedule's length
   std::int64_t start_step = 0;         // steps already done (resume): the schedule continues
   double max_seconds = 0;              // wall-clock budget, 0 = none
+  // The lr also anneals over this much training time (0 = over total_steps only): a run given
+  // minutes rather than steps then ends at lr 0 whatever the machine's speed. start_seconds is
+  // the training time of earlier runs (resume), so the schedule continues like the step count.
+  double anneal_seconds = 0;
+  double start_seconds = 0;
   int t_max = 5;
   float gamma = 0.99f;
   float lr = 7e-4f;
@@ -113,5 +118,10 @@ class Pool {
 };
 
 double now_seconds();
+
+// lr at global step T after `seconds` of training (both counted from the start of the whole
+// run, resumes included): lr0 annealed linearly to 0 at total_steps or anneal_seconds,
+// whichever comes first.
+float scheduled_lr(const TrainOptions& opt, std::int64_t T, double seconds);
 
 }  // namespace a3c

@@ -62,8 +62,13 @@ class A3CConfig:
     2 threads here, so the lr anneals over the 30-minute Pong budget; the late low lr is what
     took Pong from a +12 plateau to +18 (README, "Learning results")."""
     max_seconds: float | None = None
-    """Wall-clock limit of the run in seconds (None: no limit). The lr schedule still follows
-    total_steps."""
+    """Wall-clock limit of this call of train() in seconds (None: no limit). The lr schedule
+    follows total_steps (and lr_anneal_seconds), not this."""
+    lr_anneal_seconds: float | None = None
+    """If set, the lr also anneals linearly to 0 over this many seconds of training time
+    (counted across resumes, from the checkpoint): lr = lr0 (1 - max(T / total_steps,
+    t / lr_anneal_seconds)). A run budgeted in minutes then ends at lr 0 whatever the
+    machine's speed (None: the schedule follows total_steps only)."""
 
     # --- algorithm (Mnih et al. 2016, Algorithm S3 and Section 8) -----------------------------
     t_max: int = 20
@@ -159,6 +164,8 @@ class A3CConfig:
         self._check_int("max_episode_steps", 1)
         if self.max_seconds is not None:
             self._check_float("max_seconds", 0.0, lo_open=True)
+        if self.lr_anneal_seconds is not None:
+            self._check_float("lr_anneal_seconds", 0.0, lo_open=True)
         self._check_float("gamma", 0.0, 1.0)
         self._check_float("lr", 0.0, lo_open=True)
         self._check_float("entropy_beta", 0.0)

@@ -69,12 +69,14 @@ def make_network(cfg: A3CConfig, obs_shape: tuple[int, ...], obs_dtype: np.dtype
     return Network(cfg.arch, obs_shape, num_actions, hidden=cfg.hidden)
 
 
-def _options(cfg: A3CConfig, start_step: int) -> Any:
+def _options(cfg: A3CConfig, start_step: int, start_seconds: float) -> Any:
     o = _core.TrainOptions()
     o.threads = cfg.threads
     o.total_steps = cfg.total_steps
     o.start_step = start_step
     o.max_seconds = cfg.max_seconds or 0.0
+    o.anneal_seconds = cfg.lr_anneal_seconds or 0.0
+    o.start_seconds = start_seconds
     o.t_max = cfg.t_max
     o.gamma = cfg.gamma
     o.lr = cfg.lr
@@ -260,7 +262,7 @@ def train(
         params, rms, start_step: initial shared parameters, RMSProp statistics and global
             step count (to continue a run; default: a fresh ``init_params(cfg.seed)``).
         resume: a checkpoint file to continue from (its parameters, RMSProp statistics and
-            step count, so the learning-rate schedule continues where it stopped). It must
+            step count and training time, so the lr schedule continues where it stopped). It must
             match cfg's arch, game/env_fn and the env's action count and observation shape,
             else CheckpointError ("stored X, expected Y"). Excludes params/rms/start_step.
         progress_bar: show a live tqdm bar on stderr (steps, steps/s, games, recent score, ETA).
@@ -298,6 +300,8 @@ def train(
     if not 0 <= start_step < cfg.total_steps:
         msg = f"start_step={start_step} must be in [0, total_steps={cfg.total_steps})"
         raise ConfigError(msg)
+    # Training time of the earlier runs: the lr's time schedule continues like its step count.
+    start_seconds = float(ckpt.seconds) if ckpt is not None else 0.0
     envs = make_worker_envs(cfg)
     old_interval = sys.getswitchinterval()
     telemetry: Telemetry | None = None
@@ -308,7 +312,9 @@ def train(
             _check_env_matches(ckpt, net, resume)  # type: ignore[arg-type]
         if params is None:
             params = net.init_params(cfg.seed)
-        trainer = _core.Trainer(net._core, params, rms, _options(cfg, start_step), cfg.update == "locked")
+        trainer = _core.Trainer(
+            net._core, params, rms, _options(cfg, start_step, start_seconds), cfg.update == "locked"
+        )
         run_dir = _RunDir(cfg, net, ckpt, start_step) if cfg.run_dir is not None else None
         if run_dir is not None or progress_bar:
             telemetry = Telemetry(
