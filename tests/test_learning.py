@@ -54,7 +54,10 @@ def test_learn_trains_in_resumed_chunks_and_evaluates_each(tmp_path):
 
 def test_learn_continues_a_run_and_keeps_its_evaluations(tmp_path):
     first = learn(_cfg(tmp_path), minutes=0.02, eval_every_minutes=0.02, eval_episodes=1, log=None)
-    again = learn(_cfg(tmp_path), minutes=0.04, eval_every_minutes=0.02, eval_episodes=1, log=None)
+    # A chunk overshoots by its start-up and last rollout (on a busy machine by more than its
+    # whole budget), so the second budget is counted from the time actually trained.
+    more = first.train_seconds / 60 + 0.02
+    again = learn(_cfg(tmp_path), minutes=more, eval_every_minutes=0.02, eval_episodes=1, log=None)
     evals = read_evaluations(tmp_path / "run")
     assert len(first.evaluations) == 1 and len(evals) == len(again.evaluations) == 2
     assert evals[0] == first.evaluations[0]
