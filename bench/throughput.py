@@ -1,21 +1,29 @@
-"""Training throughput on an Atari game: agent steps/s of the native pool at 1, 2 and 4 threads,
-beside the ceilings measured in the same run, and the GIL share of a worker's step.
+"""Training throughput on an Atari game: agent steps/s of the native pool against the combined
+ceiling measured in the same run, for k environments per actor-learner (batched rollouts).
 
-For each thread count N, in one process:
-  env       N Python threads, each stepping its own AtariEnv with random actions (pinned
-            like the pool: thread i and its ale-py thread on CPU i % ncores): the env ceiling.
-  net       the pool itself with N zero-cost C++ environments (SyntheticEnv: no Python, no
-            GIL): acting forward passes, bootstrap, backward, clip and Hogwild RMSProp only.
-  combined  1 / (1/env + 1/net): what N workers could do if nothing but those two cost time.
-  train     a3c_native.train on the game, Hogwild (and, at 2 threads, update="locked").
+For each (t_max, k), in one process, medians over --reps runs of --seconds each:
+  env us    seconds per agent step of ONE AtariVecEnv of k games, stepped with random actions
+            by a Python thread pinned with its ale-py thread to one core (the other cores
+            idle): the env's share of a worker step.
+  net us    seconds per agent step of the network alone at the same shapes: one actor-learner
+            on zero-cost C++ environments (SyntheticEnv, k of them: no Python, no GIL), i.e.
+            the batch-k acting forwards, the bootstrap, one backward over k x t_max samples,
+            clip and the RMSProp update, on one core.
+  ceiling   threads / (env us + net us): what the workers could do if a step cost only those
+            two and the cores never interfered.
+  train     a3c_native.train on the game with --threads workers of k envs each.
+  of ceil.  train / ceiling (the issue's bar: >= 0.88 at the defaults).
+  x k=1     train / train at k = 1 and the same t_max (the bar: >= 1.10 at the defaults).
   gil %     per worker step, the worker's CPU time inside the Python env call (an upper
-            bound of its GIL-held time: ale-py sleeps with the GIL released while it
-            emulates) over the wall time of a step (N * seconds / steps).
-Each cell is the median over --reps runs of --seconds each. Agent steps, not frames (one
-agent step = 4 emulator frames).
+            bound of its GIL-held time) over the wall time of a worker step.
+  stale     mean number of other workers' updates between a snapshot and its update.
+With --a2c, the same for A2C: one learner thread whose k x threads games are emulated by
+ale-py threads on every core (a3c_native's threads=1 configuration).
+Agent steps, not frames (one agent step = 4 emulator frames).
 
 Machine: AMD EPYC (Zen 4), 2 vCPUs, 24 GiB; ale-py 0.12.1, CPython 3.11.
-Command:  python bench/throughput.py [--game pong --seconds 8 --reps 3 --threads 1 2 4 --t-max 5 20]
+Command:  python bench/throughput.py [--game pong --threads 2 --envs-per-thread 1 4 8 16
+          --t-max 20 --seconds 8 --reps 3 --a2c]
 """
 
 from __future__ import annotations
@@ -23,7 +31,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import threading
 import time
 
 import numpy as np
@@ -31,48 +38,40 @@ import numpy as np
 import a3c_native
 from a3c_native import _core
 from a3c_native.config import A3CConfig
-from a3c_native.envs import AtariEnv, worker_cpu
+from a3c_native.envs import AtariVecEnv, derive_seed, worker_cpu
 from a3c_native.train import _options, make_network
 
 
-def env_ceiling(game: str, threads: int, seconds: float) -> float:
-    envs = [AtariEnv(game, seed=i, thread_affinity_offset=worker_cpu(i)) for i in range(threads)]
-    counts = [0] * threads
-    stop = threading.Event()
-
-    def run(i: int) -> None:
-        os.sched_setaffinity(0, {worker_cpu(i)})
-        env = envs[i]
+def env_seconds_per_step(game: str, k: int, seconds: float) -> float:
+    """One vector env of k games, caller and ale-py thread pinned to one core."""
+    cpu = worker_cpu(0)
+    old = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    env = AtariVecEnv(game, seeds=[derive_seed(0, e) for e in range(k)], thread_affinity_offset=cpu)
+    try:
         env.reset()
-        acts = np.random.default_rng(i).integers(0, env.num_actions, 4096)
+        acts = np.random.default_rng(0).integers(0, env.num_actions, (4096, k)).astype(np.int32)
         n = 0
-        while not stop.is_set():
-            env.step(int(acts[n & 4095]))
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            env.step(acts[n & 4095])
             n += 1
-        counts[i] = n
-
-    ts = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    t0 = time.perf_counter()
-    for t in ts:
-        t.start()
-    time.sleep(seconds)
-    stop.set()
-    for t in ts:
-        t.join()
-    elapsed = time.perf_counter() - t0
-    for e in envs:
-        e.close()
-    return sum(counts) / elapsed
+        return (time.perf_counter() - t0) / (n * k)
+    finally:
+        env.close()
+        os.sched_setaffinity(0, old)
 
 
-def net_ceiling(cfg: A3CConfig, net: a3c_native.Network, seconds: float) -> float:
-    opts = _options(cfg, 0)
+def net_seconds_per_step(cfg: A3CConfig, net: a3c_native.Network, seconds: float) -> float:
+    """One actor-learner on k SyntheticEnvs (no Python), pinned to one core."""
+    opts = _options(cfg, 0, 0.0)
+    opts.threads = 1
+    opts.worker_cpus = [worker_cpu(0)]
     opts.total_steps = 10**12
     opts.max_seconds = seconds
     trainer = _core.Trainer(net._core, net.init_params(cfg.seed), None, opts, False)
-    envs = [_core.SyntheticEnv(seed=i) for i in range(cfg.threads)]
-    raw = trainer.run(envs, None, 1.0)
-    return raw["run_steps"] / raw["seconds"]
+    raw = trainer.run([_core.SyntheticEnv(seed=0, num_envs=cfg.envs_per_thread)], None, 1.0)
+    return raw["seconds"] / raw["run_steps"]
 
 
 def train_run(cfg: A3CConfig) -> tuple[float, float, float]:
@@ -82,55 +81,59 @@ def train_run(cfg: A3CConfig) -> tuple[float, float, float]:
     return r.steps_per_sec, gil, r.staleness_mean
 
 
+def measure(args: argparse.Namespace, t_max: int, probe: AtariVecEnv) -> None:
+    med = statistics.median
+    n = args.threads
+    print(f"t_max {t_max}, {n} threads:")
+    print(f"{'k':>4} {'env us':>7} {'net us':>7} {'ceiling':>8} {'train':>7} {'of ceil.':>8} "
+          f"{'x k=1':>6} {'gil %':>6} {'stale':>6}")  # fmt: skip
+    base = None
+    for k in args.envs_per_thread:
+        cfg = A3CConfig(game=args.game, threads=n, envs_per_thread=k, total_steps=10**12,
+                        max_seconds=args.seconds, log_interval_seconds=10, t_max=t_max)  # fmt: skip
+        net = make_network(cfg, probe.obs_shape, np.dtype(probe.obs_dtype), probe.num_actions)
+        env_s, net_s, tr_s, gil_s, stale_s = [], [], [], [], []
+        for _ in range(args.reps):
+            env_s.append(env_seconds_per_step(args.game, k, args.seconds))
+            net_s.append(net_seconds_per_step(cfg, net, args.seconds))
+            sps, gil, stale = train_run(cfg)
+            tr_s.append(sps)
+            gil_s.append(gil)
+            stale_s.append(stale)
+        e, nt, t = med(env_s), med(net_s), med(tr_s)
+        ceiling = n / (e + nt)
+        base = t if base is None else base
+        print(f"{k:>4} {e * 1e6:>7.0f} {nt * 1e6:>7.0f} {ceiling:>8.0f} {t:>7.0f} {t / ceiling:>8.0%} "
+              f"{t / base:>5.2f}x {med(gil_s):>6.1%} {med(stale_s):>6.2f}", flush=True)  # fmt: skip
+        if args.a2c:
+            a2c = A3CConfig(game=args.game, threads=1, envs_per_thread=k * n, total_steps=10**12,
+                            max_seconds=args.seconds, log_interval_seconds=10, t_max=t_max)  # fmt: skip
+            sps = med([train_run(a2c)[0] for _ in range(args.reps)])
+            print(f"     A2C: 1 learner x {k * n} envs on {os.cpu_count()} cores: {sps:.0f} steps/s "
+                  f"({sps / t:.2f}x the A3C row)", flush=True)  # fmt: skip
+    print()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--game", default="pong")
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2, 4])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--envs-per-thread", type=int, nargs="+", default=[1, 4, 8, 16],
+                    help="k values to measure; the first is the baseline of 'x k=1'")
     ap.add_argument("--t-max", type=int, nargs="+", default=[A3CConfig.t_max],
                     help="rollout lengths to measure, one table each [default: the package's]")
+    ap.add_argument("--a2c", action="store_true", help="also measure A2C (threads=1, k x threads envs)")
     args = ap.parse_args()
 
-    probe = AtariEnv(args.game, seed=0)
-    obs_shape, obs_dtype, num_actions = probe.obs_shape, probe.obs_dtype, probe.num_actions
+    probe = AtariVecEnv(args.game, seeds=[0])
     probe.close()
-    print(f"{args.game}: {num_actions} actions, obs {obs_shape}; {args.seconds:.0f} s x {args.reps} reps per cell; "
-          f"a3c_native {a3c_native.__version__} ({_core.kernel_isa()} kernels), {os.cpu_count()} CPUs\n")
+    print(f"{args.game}: {probe.num_actions} actions, obs {probe.obs_shape}; {args.seconds:.0f} s x "
+          f"{args.reps} reps per cell; a3c_native {a3c_native.__version__} ({_core.kernel_isa()} "
+          f"kernels), {os.cpu_count()} CPUs\n")  # fmt: skip
     for t_max in args.t_max:
-        measure(args, t_max, obs_shape, obs_dtype, num_actions)
-
-
-def measure(args: argparse.Namespace, t_max: int, obs_shape, obs_dtype, num_actions: int) -> None:
-    med = statistics.median
-    print(f"t_max {t_max}:")
-    header = f"{'threads':>7} {'env':>8} {'net':>8} {'combined':>9} {'train':>8} {'of comb.':>9} {'x 1 thr':>8} {'gil %':>6} {'stale':>6}"
-    print(header)
-    rows = {}
-    for n in args.threads:
-        cfg = A3CConfig(game=args.game, threads=n, total_steps=10**12, max_seconds=args.seconds,
-                        log_interval_seconds=10, t_max=t_max)
-        net = make_network(cfg, obs_shape, np.dtype(obs_dtype), num_actions)
-        env_s, net_s, tr_s, gil_s, stale_s = [], [], [], [], []
-        for _ in range(args.reps):
-            env_s.append(env_ceiling(args.game, n, args.seconds))
-            net_s.append(net_ceiling(cfg, net, args.seconds))
-            sps, gil, stale = train_run(cfg)
-            tr_s.append(sps)
-            gil_s.append(gil)
-            stale_s.append(stale)
-        e, t, g = med(env_s), med(tr_s), med(gil_s)
-        nt = med(net_s)
-        comb = 1 / (1 / e + 1 / nt)
-        rows[n] = t
-        speedup = t / rows[args.threads[0]]
-        print(f"{n:>7} {e:>8.0f} {nt:>8.0f} {comb:>9.0f} {t:>8.0f} {t / comb:>8.0%} {speedup:>7.2f}x {g:>6.1%} {med(stale_s):>6.2f}", flush=True)
-    if 2 in args.threads:
-        cfg = A3CConfig(game=args.game, threads=2, total_steps=10**12, max_seconds=args.seconds,
-                        log_interval_seconds=10, update="locked", t_max=t_max)
-        locked = med([train_run(cfg)[0] for _ in range(args.reps)])
-        print(f"2 threads, update='locked': {locked:.0f} steps/s (hogwild {rows[2]:.0f}: x{rows[2] / locked:.2f})")
-    print()
+        measure(args, t_max, probe)
 
 
 if __name__ == "__main__":

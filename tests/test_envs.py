@@ -10,7 +10,9 @@ from gymnasium import spaces
 from a3c_native.config import A3CConfig
 from a3c_native.envs import (
     AtariEnv,
+    AtariVecEnv,
     GymEnv,
+    GymVecEnv,
     derive_seed,
     make_worker_envs,
     probe_env,
@@ -257,8 +259,10 @@ def test_make_worker_envs_gym_and_probe():
     cfg = A3CConfig(env_fn=lambda: gymnasium.make("CartPole-v1"), arch="mlp", seed=4)
     envs = make_worker_envs(cfg, 3)
     try:
-        assert [e._seed for e in envs] == [derive_seed(4, i) for i in range(3)]
+        assert [e.num_envs for e in envs] == [1, 1, 1]
+        assert [e._envs[0]._seed for e in envs] == [derive_seed(4, i) for i in range(3)]
         first = [e.reset() for e in envs]
+        assert first[0].shape == (1, 4)
         assert not np.array_equal(first[0], first[1])
     finally:
         for e in envs:
@@ -273,10 +277,110 @@ def test_make_worker_envs_atari_pinned():
         assert len(envs) == 2
         assert worker_cpu(0) != worker_cpu(1) or len(set(map(worker_cpu, range(8)))) == 1
         for env in envs:
-            assert env.reset().shape == (4, 84, 84)
-            env.step(1)
+            assert env.reset().shape == (1, 4, 84, 84)
+            env.step(np.ones(1, np.int32))
     finally:
         for env in envs:
             env.close()
     assert probe_env(cfg) == ((4, 84, 84), np.dtype(np.uint8), 4)
     assert worker_cpu(5, pin=False) == -1
+
+
+# --------------------------------------------------------------------------------------------
+# Vector envs (the worker protocol: k envs per worker)
+# --------------------------------------------------------------------------------------------
+
+
+def _check_vec_step(env, out):
+    obs, rewards, terminals, scores, lengths = out
+    k = env.num_envs
+    assert obs.shape == (k, *env.obs_shape) and obs.dtype == env.obs_dtype and obs.flags.c_contiguous
+    assert rewards.shape == terminals.shape == scores.shape == lengths.shape == (k,)
+    assert terminals.dtype == bool
+    ended = ~np.isnan(scores)
+    assert np.all(lengths[ended] >= 1) and np.all(lengths[~ended] == 0)
+    assert np.all(terminals[ended]), "a game that ended is terminal"
+
+
+def test_atari_vec_env_matches_single_envs_game_by_game():
+    # Env e of a vector env seeded [s0, s1, s2] plays exactly like AtariEnv(seed=s_e) under
+    # the same actions: same frames, rewards, terminals and game ends.
+    seeds = [11, 12, 13]
+    rng = np.random.default_rng(0)
+    actions = rng.integers(0, 6, (300, 3)).astype(np.int32)
+    with AtariVecEnv("pong", seeds=seeds, max_episode_steps=600, noop_max=5) as vec:
+        obs0 = vec.reset()
+        vec_out = [vec.step(a) for a in actions]
+        for out in vec_out:
+            _check_vec_step(vec, out)
+        vec_out = [tuple(np.copy(x) for x in out) for out in vec_out]
+    for e, seed in enumerate(seeds):
+        with AtariEnv("pong", seed=seed, max_episode_steps=600, noop_max=5) as env:
+            np.testing.assert_array_equal(env.reset(), obs0[e])
+            for t in range(len(actions)):
+                obs, reward, terminal, score, length = env.step(int(actions[t, e]))
+                v_obs, v_r, v_term, v_score, v_len = (x[e] for x in vec_out[t])
+                np.testing.assert_array_equal(obs, v_obs, err_msg=f"env {e} step {t}")
+                assert (reward, terminal) == (float(v_r), bool(v_term)), f"env {e} step {t}"
+                assert (score is None) == bool(np.isnan(v_score))
+                if score is not None:
+                    assert (score, length) == (float(v_score), int(v_len))
+    ended = sum(int((~np.isnan(o[3])).sum()) for o in vec_out)
+    assert ended >= 3, "a 600-frame limit ends every env's game within 300 steps"
+
+
+def test_atari_vec_env_life_loss_is_terminal_but_the_game_goes_on():
+    with AtariVecEnv("breakout", seeds=[0, 1], episodic_life=True) as vec:
+        vec.reset()
+        fire = np.ones(2, np.int32)
+        terminals = ends = 0
+        for _ in range(400):
+            _, _, term, scores, _ = vec.step(fire)
+            terminals += int(term.sum())
+            ends += int((~np.isnan(scores)).sum())
+        assert terminals > ends, "lives are lost (terminal) before any game ends"
+
+
+def test_atari_vec_env_rejects_bad_actions():
+    with AtariVecEnv("pong", seeds=[0, 1]) as vec:
+        vec.reset()
+        with pytest.raises(EnvError, match="need 2 ints in"):
+            vec.step(np.array([0, 6], np.int32))
+        with pytest.raises(EnvError, match="need 2 ints in"):
+            vec.step(np.array([0], np.int32))
+        vec.step(np.zeros(2, np.int32))  # still usable
+    with pytest.raises(EnvError, match="seed -1 is invalid"):
+        AtariVecEnv("pong", seeds=[0, -1])
+
+
+def test_gym_vec_env_steps_its_copies_and_reports_whole_games():
+    vec = GymVecEnv(lambda seed: gymnasium.make("CartPole-v1"), seeds=[5, 6, 7, 8])
+    try:
+        first = vec.reset().copy()
+        assert first.shape == (4, 4) and len({tuple(r) for r in first}) == 4
+        steps = np.zeros(4, int)
+        games = 0
+        for _ in range(200):
+            out = vec.step(np.ones(4, np.int32))
+            _check_vec_step(vec, out)
+            _, rewards, _terminals, scores, lengths = out
+            steps += 1
+            for e in np.flatnonzero(~np.isnan(scores)):
+                assert scores[e] == lengths[e] == steps[e]  # +1 per step: score = length
+                steps[e] = 0
+                games += 1
+        assert games >= 4
+    finally:
+        vec.close()
+
+
+def test_make_worker_envs_k_envs_seeded_by_global_index():
+    cfg = A3CConfig(game="pong", threads=2, envs_per_thread=3, pin_threads=False)
+    envs = make_worker_envs(cfg)
+    try:
+        assert [e.num_envs for e in envs] == [3, 3]
+        assert envs[1]._seeds.tolist() == [derive_seed(0, 3 + e) for e in range(3)]
+        assert envs[0].reset().shape == (3, 4, 84, 84)
+    finally:
+        for env in envs:
+            env.close()

@@ -8,12 +8,15 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <tuple>
 #include <vector>
 
 #include "bindings/arrays.h"
 #include "bindings/network_core.h"
 #include "bindings/py_env.h"
 #include "common/check.h"
+#include "common/cpu.h"
+#include "train/actor_learner.h"
 #include "train/pool.h"
 #include "train/synthetic_env.h"
 
@@ -50,21 +53,120 @@ py::dict stats_dict(const WorkerStats& s, bool with_losses) {
   return d;
 }
 
-// A Python handle to a SyntheticEnv, built lazily for the network it is run with.
+// A Python handle to SyntheticEnv settings. Each run builds (and owns) its own SyntheticEnv
+// from it for the network it runs, so no env is shared between runs or outlived by a worker.
 class SyntheticEnvHandle {
  public:
-  SyntheticEnvHandle(std::uint64_t seed, std::int64_t episode_length)
-      : seed_(seed), episode_length_(episode_length) {}
-  Env* get(const ArchSpec& spec) {
-    env_ = std::make_unique<SyntheticEnv>(spec, seed_, episode_length_);
-    return env_.get();
+  SyntheticEnvHandle(std::uint64_t seed, std::int64_t episode_length, int num_envs)
+      : seed_(seed), episode_length_(episode_length), num_envs_(num_envs) {
+    A3C_REQUIRE(episode_length >= 1, "episode_length=", episode_length, " must be >= 1");
+    A3C_REQUIRE(num_envs >= 1 && num_envs <= 4096, "num_envs=", num_envs, " must be in [1, 4096]");
   }
+  std::unique_ptr<SyntheticEnv> make(const ArchSpec& spec) const {
+    return std::make_unique<SyntheticEnv>(spec, seed_, episode_length_, num_envs_);
+  }
+  int num_envs() const { return num_envs_; }
 
  private:
   std::uint64_t seed_;
   std::int64_t episode_length_;
-  std::unique_ptr<SyntheticEnv> env_;
+  int num_envs_;
 };
+
+// The envs of one run: Python vector envs (PyEnv) or SyntheticEnvs, owned here. Must be
+// destroyed with the GIL held (PyEnv holds Python objects).
+struct RunEnvs {
+  RunEnvs(const py::list& envs, const ArchSpec& spec) {
+    for (const auto& e : envs) {
+      if (py::isinstance<SyntheticEnvHandle>(e)) {  // C++ env: no Python, no GIL
+        synthetic.push_back(e.cast<const SyntheticEnvHandle&>().make(spec));
+        raw.push_back(synthetic.back().get());
+        continue;
+      }
+      python.push_back(std::make_unique<PyEnv>(py::reinterpret_borrow<py::object>(e), spec));
+      raw.push_back(python.back().get());
+    }
+  }
+  std::vector<std::unique_ptr<PyEnv>> python;
+  std::vector<std::unique_ptr<SyntheticEnv>> synthetic;
+  std::vector<Env*> raw;
+};
+
+template <typename T>
+py::array_t<T> to_array(const std::vector<T>& v, py::ssize_t rows, py::ssize_t cols) {
+  py::array_t<T> a({rows, cols});
+  std::memcpy(a.mutable_data(), v.data(), static_cast<std::size_t>(rows * cols) * sizeof(T));
+  return a;
+}
+
+// One rollout of one ActorLearner, outside any pool: the algorithm's steps in the pool's
+// order, with the record returned for checking (tests/test_batched_rollout.py).
+py::dict probe_rollout(NetworkCore& net, const py::array& params, const py::object& env, const TrainOptions& opt,
+                       int rollouts) {
+  const Network& nw = net.net();
+  const Index n = nw.num_params();
+  require_array<float>("params", params, {n});
+  A3C_REQUIRE(rollouts >= 1, "rollouts=", rollouts, " must be >= 1");
+  py::list one;
+  one.append(env);
+  RunEnvs envs(one, nw.spec());
+  const LearnerOptions lo{opt.t_max, opt.gamma, opt.entropy_beta, opt.value_coef, opt.loss_mean, opt.reward_clip};
+  ActorLearner learner(nw, *envs.raw[0], lo, opt.seed, 1000);
+  AlignedBuffer<float> theta(n);
+  std::memcpy(theta.data(), params.data(), n * sizeof(float));
+  py::array_t<float> grad(n);
+  float* g = grad.mutable_data();
+  LossTerms terms;
+  std::vector<std::tuple<int, int, double, std::int64_t>> ended;  // rollout step, env, score, length
+  {
+    py::gil_scoped_release nogil;
+    ScopedFlushDenormals ftz;
+    learner.reset_envs();
+    for (int r = 0; r < rollouts; ++r) {
+      ended.clear();
+      learner.begin_rollout(theta.data());
+      for (int t = 0; t < opt.t_max; ++t) {
+        learner.act(theta.data());
+        learner.step_envs();
+        for (const EndedGame& e : learner.ended()) ended.emplace_back(t, e.env, e.score, e.length);
+      }
+      learner.bootstrap_and_returns(theta.data());
+      terms = learner.gradient(theta.data(), g);
+    }
+  }
+  const ArchSpec& a = nw.spec();
+  const py::ssize_t T = learner.steps(), k = learner.num_envs(), A = a.num_actions;
+  const Workspace& ws = learner.workspace();
+  std::vector<py::ssize_t> obs_shape{T, k};
+  for (Index d : a.obs_shape) obs_shape.push_back(d);
+  py::array obs = a.obs_u8 ? py::array(py::array_t<std::uint8_t>(obs_shape)) : py::array(py::array_t<float>(obs_shape));
+  std::memcpy(obs.mutable_data(), a.obs_u8 ? static_cast<const void*>(ws.obs_u8.data()) : ws.obs_f32.data(),
+              obs.nbytes());
+  std::vector<py::ssize_t> boot_shape{k};
+  for (Index d : a.obs_shape) boot_shape.push_back(d);
+  py::array next_obs =
+      a.obs_u8 ? py::array(py::array_t<std::uint8_t>(boot_shape)) : py::array(py::array_t<float>(boot_shape));
+  std::memcpy(next_obs.mutable_data(), learner.observations(), next_obs.nbytes());
+  py::array_t<float> values({T, k});
+  for (py::ssize_t s = 0; s < T * k; ++s) values.mutable_data()[s] = ws.head[s * (A + 1) + A];
+  py::dict d;
+  d["grad"] = grad;
+  d["obs"] = obs;
+  d["next_obs"] = next_obs;
+  d["actions"] = to_array(learner.actions(), T, k);
+  d["rewards"] = to_array(learner.rewards(), T, k);
+  d["terminals"] = to_array(learner.terminals(), T, k).attr("astype")("bool");
+  d["returns"] = to_array(learner.returns(), T, k);
+  d["values"] = values;
+  py::list ends;
+  for (const auto& [t, e, sc, len] : ended) ends.append(py::make_tuple(t, e, sc, len));
+  d["ended"] = ends;
+  d["policy_loss"] = terms.policy_loss;
+  d["value_loss"] = terms.value_loss;
+  d["entropy"] = terms.entropy;
+  d["total"] = terms.total;
+  return d;
+}
 
 class Trainer {
  public:
@@ -99,20 +201,11 @@ class Trainer {
   }
   std::int64_t steps() const { return pool_ ? opt_.start_step + pool_->steps_done() : opt_.start_step; }
 
-  py::dict run(const py::list& envs, const py::object& callback, double interval) {
+  py::dict run(const py::list& envs_in, const py::object& callback, double interval) {
     A3C_REQUIRE(!pool_, "a Trainer runs once; make a new one to continue (resume)");
     A3C_REQUIRE(interval > 0, "interval=", interval, " must be > 0");
-    std::vector<std::unique_ptr<PyEnv>> penvs;
-    std::vector<Env*> raw;
-    for (const auto& e : envs) {
-      if (py::isinstance<SyntheticEnvHandle>(e)) {  // C++ env: no Python, no GIL
-        raw.push_back(e.cast<SyntheticEnvHandle&>().get(net_.net().spec()));
-        continue;
-      }
-      penvs.push_back(std::make_unique<PyEnv>(py::reinterpret_borrow<py::object>(e), net_.net().spec()));
-      raw.push_back(penvs.back().get());
-    }
-    pool_ = std::make_unique<Pool>(net_.net(), *shared_, raw, opt_);
+    auto envs = std::make_unique<RunEnvs>(envs_in, net_.net().spec());
+    pool_ = std::make_unique<Pool>(net_.net(), *shared_, envs->raw, opt_);
     std::exception_ptr main_error;
     bool stopped_by_callback = false, interrupted = false;
     {
@@ -157,7 +250,7 @@ class Trainer {
       pool_->join();
     }
     // Envs hold Python objects: destroy them here, with the GIL held.
-    penvs.clear();
+    envs.reset();
     if (std::exception_ptr e = pool_->error()) std::rethrow_exception(e);
     if (main_error) std::rethrow_exception(main_error);
     py::dict result = stats_dict(pool_->collect(true), false);
@@ -214,7 +307,16 @@ void register_train(py::module_& m) {
   py::class_<SyntheticEnvHandle>(m, "SyntheticEnv",
                                  "A zero-cost C++ environment (random frames, no Python): for timing "
                                  "the network and the update alone, and for sanitizer runs.")
-      .def(py::init<std::uint64_t, std::int64_t>(), py::arg("seed") = 0, py::arg("episode_length") = 1000);
+      .def(py::init<std::uint64_t, std::int64_t, int>(), py::arg("seed") = 0, py::arg("episode_length") = 1000,
+           py::arg("num_envs") = 1)
+      .def_property_readonly("num_envs", &SyntheticEnvHandle::num_envs);
+
+  m.def("probe_rollout", &probe_rollout, py::arg("net"), py::arg("params"), py::arg("env"), py::arg("options"),
+        py::arg("rollouts") = 1,
+        "Runs `rollouts` rollouts of one actor-learner (Algorithm S3's steps as the pool runs them, "
+        "without the shared update) from `params` on `env` (a worker-protocol vector env or a "
+        "SyntheticEnv), and returns the last one's record: obs/actions/rewards/terminals/returns/"
+        "values [T, k, ...], next_obs [k, ...] (s_T), the gradient, the loss terms and the games that ended.");
 
   py::class_<Trainer>(m, "Trainer")
       .def(py::init<NetworkCore&, const py::array&, const py::object&, const TrainOptions&, bool>(),

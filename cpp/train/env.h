@@ -1,12 +1,14 @@
-// The environment interface a worker steps. The Python implementation (calling a Python
-// env object with the GIL held only for the call) lives in bindings/py_env.h, so the pool
-// itself has no Python in it and can be tested and sanitized with a C++ env.
+// The environment interface a worker steps: k environments stepped together (k = 1 is the
+// paper's one game per actor-learner). The Python implementation (calling a Python vector env
+// with the GIL held only for the call) lives in bindings/py_env.h, so the pool itself has no
+// Python in it and can be tested and sanitized with a C++ env.
 #pragma once
 
 #include <cstdint>
 
 namespace a3c {
 
+// What one env's agent step gave.
 struct StepResult {
   float reward = 0;           // raw (unclipped) reward of the agent step
   bool terminal = false;      // no bootstrapping across this step (game over, life lost, time limit)
@@ -18,10 +20,13 @@ struct StepResult {
 class Env {
  public:
   virtual ~Env() = default;
-  // Writes the first observation (the network's obs layout and dtype) into obs.
+  // k: the number of environments stepped together.
+  virtual int num_envs() const = 0;
+  // Writes the k first observations (the network's obs layout and dtype, [k, obs]) into obs.
   virtual void reset(void* obs) = 0;
-  // Acts; writes the next observation (after an auto-reset if a game ended) into obs.
-  virtual StepResult step(int action, void* obs) = 0;
+  // Acts with actions[k]; writes the k next observations (after an auto-reset where a game
+  // ended) into obs [k, obs] and the k outcomes into results[k].
+  virtual void step(const int* actions, void* obs, StepResult* results) = 0;
   // Time spent waiting for the GIL, inside the Python call (wall), and CPU time of the
   // calling thread inside the call, in ns (0 for envs without Python). The last bounds the
   // GIL-held time from above: an env that releases the GIL while it waits (ale-py) sleeps.

@@ -7,7 +7,7 @@
 
 #include "common/check.h"
 #include "common/cpu.h"
-#include "common/rng.h"
+#include "train/actor_learner.h"
 
 #if defined(__linux__)
 #include <pthread.h>
@@ -43,27 +43,6 @@ void pin_to_core(int core) {
 #else
   (void)core;
 #endif
-}
-
-// Samples from softmax(logits) with a max-subtracted exponential.
-int sample_action(const float* logits, Index A, Rng& rng) {
-  float m = logits[0];
-  for (Index a = 1; a < A; ++a) m = std::max(m, logits[a]);
-  double probs[256];
-  double* p = A <= 256 ? probs : nullptr;
-  std::vector<double> big;
-  if (!p) {
-    big.resize(A);
-    p = big.data();
-  }
-  double sum = 0;
-  for (Index a = 0; a < A; ++a) sum += (p[a] = std::exp(static_cast<double>(logits[a]) - m));
-  double u = rng.uniform_double() * sum;
-  for (Index a = 0; a < A; ++a) {
-    u -= p[a];
-    if (u < 0) return static_cast<int>(a);
-  }
-  return static_cast<int>(A - 1);
 }
 
 }  // namespace
@@ -175,106 +154,73 @@ void Pool::run(int id) {
   done_cv_.notify_all();
 }
 
-// One actor-learner (Algorithm S3). Owns its snapshot theta', gradient, workspace
-// (activations of the rollout), RNG and counters; shares only SharedParams.
+// One actor-learner thread: the loop of Algorithm S3 (its steps are ActorLearner's functions,
+// train/actor_learner.h), with the timing, counters and statistics kept here, outside them.
+// Owns its snapshot theta', gradient and ActorLearner (activations, RNG, rollout record);
+// shares only SharedParams.
 void Pool::worker_loop(int id) {
   enable_flush_denormals();
   if (id < static_cast<int>(opt_.worker_cpus.size()) && opt_.worker_cpus[id] >= 0)
     pin_to_core(opt_.worker_cpus[id]);
   Worker& me = workers_[id];
   Env& env = *envs_[id];
-  const ArchSpec& spec = net_.spec();
-  const Index A = spec.num_actions;
   const Index n = net_.num_params();
-  const int T = opt_.t_max;
   const std::int64_t budget = opt_.total_steps - opt_.start_step;
+  const LearnerOptions lo{opt_.t_max,      opt_.gamma,     opt_.entropy_beta,
+                          opt_.value_coef, opt_.loss_mean, opt_.reward_clip};
+  ActorLearner learner(net_, env, lo, opt_.seed, 1000 + id);
+  const int k = learner.num_envs();
 
   AlignedBuffer<float> theta(n), grad(n);
-  Workspace ws(spec, T + 1);  // T rollout steps + the bootstrap state
-  const Index obs_bytes = spec.obs_size() * (spec.obs_u8 ? 1 : sizeof(float));
-  AlignedBuffer<unsigned char> obs(obs_bytes);
-  std::vector<int> actions(T);
-  std::vector<float> rewards(T), returns(T);
-  Rng rng(opt_.seed, 1000 + id);
-  const LossCoefs coefs{opt_.entropy_beta, opt_.value_coef, opt_.loss_mean};
   RmsPropParams rms{opt_.lr, opt_.rmsprop_alpha, opt_.rmsprop_eps, opt_.rmsprop_eps_inside};
 
-  env.reset(obs.data());
+  learner.reset_envs();
   shared_.snapshot(theta.data());
   std::int64_t snapshot_updates = updates_done();
   std::int64_t my_steps = 0, my_updates = 0;
   std::int64_t env_ns = 0, net_ns = 0, update_ns = 0;
 
   while (!stop_.load(std::memory_order_relaxed) && steps_done() < budget) {
-    net_.prepare(theta.data(), ws);
-    int t = 0;
-    bool terminal = false;
-    while (t < T) {
-      std::int64_t a0 = now_ns();
-      net_.forward(theta.data(), obs.data(), 1, ws, t);
-      const int a = sample_action(ws.head.data() + t * (A + 1), A, rng);
-      std::int64_t a1 = now_ns();
-      const StepResult r = env.step(a, obs.data());
-      std::int64_t a2 = now_ns();
+    learner.begin_rollout(theta.data());
+    for (int t = 0; t < opt_.t_max; ++t) {
+      const std::int64_t a0 = now_ns();
+      learner.act(theta.data());
+      const std::int64_t a1 = now_ns();
+      learner.step_envs();
+      const std::int64_t a2 = now_ns();
       net_ns += a1 - a0;
       env_ns += a2 - a1;
-      float reward = r.reward;
-      if (opt_.reward_clip > 0) reward = std::clamp(reward, -opt_.reward_clip, opt_.reward_clip);
-      actions[t] = a;
-      rewards[t] = reward;
-      ++t;
-      me.steps.store(++my_steps, std::memory_order_relaxed);
-      if (r.episode_end) {
+      me.steps.store(my_steps += k, std::memory_order_relaxed);
+      if (!learner.ended().empty()) {
+        const double wall = now_seconds() - t0_;
+        const std::int64_t step = opt_.start_step + steps_done();
         std::lock_guard<std::mutex> lock(me.mu);
-        me.stats.episodes.push_back(
-            EpisodeRecord{now_seconds() - t0_, opt_.start_step + steps_done(), id, r.episode_score, r.episode_length});
-      }
-      if (r.terminal) {
-        terminal = true;
-        break;
+        for (const EndedGame& g : learner.ended())
+          me.stats.episodes.push_back(EpisodeRecord{wall, step, id, g.score, g.length});
       }
       if (stop_.load(std::memory_order_relaxed)) break;
     }
-    std::int64_t b0 = now_ns();
-    float R = 0.0f;
-    if (!terminal) {  // bootstrap from V(s_{t+n}; theta')
-      net_.forward(theta.data(), obs.data(), 1, ws, t);
-      R = ws.head[t * (A + 1) + A];
-    }
-    for (int i = t - 1; i >= 0; --i) {
-      R = rewards[i] + opt_.gamma * R;
-      returns[i] = R;
-    }
-    const LossTerms terms =
-        net_.loss_and_backward(theta.data(), ws, t, actions.data(), returns.data(), coefs, grad.data());
-    const double sumsq = sum_squares(grad.data(), n);
-    std::int64_t b1 = now_ns();
+    const std::int64_t b0 = now_ns();
+    learner.bootstrap_and_returns(theta.data());
+    const LossTerms terms = learner.gradient(theta.data(), grad.data());
+    const std::int64_t b1 = now_ns();
     net_ns += b1 - b0;
-    const std::int64_t T_now = opt_.start_step + steps_done();
-    const bool finite = std::isfinite(sumsq) && std::isfinite(terms.total);
-    std::int64_t staleness = 0;
-    if (finite) {
-      rms.lr = scheduled_lr(opt_, T_now, opt_.start_seconds + seconds());
-      staleness = updates_done() - snapshot_updates;
-      shared_.apply_update(grad.data(), clip_scale(sumsq, opt_.grad_clip), rms, theta.data());
-      me.updates.store(++my_updates, std::memory_order_relaxed);
-    } else {
-      // Deviation from Mnih et al. 2016: a non-finite gradient is dropped (and counted)
-      // instead of poisoning the shared parameters.
-      shared_.snapshot(theta.data());
-    }
+    rms.lr = scheduled_lr(opt_, opt_.start_step + steps_done(), opt_.start_seconds + seconds());
+    const std::int64_t staleness = updates_done() - snapshot_updates;
+    const UpdateResult u = shared_update(shared_, grad.data(), terms.total, opt_.grad_clip, rms, theta.data());
+    if (u.applied) me.updates.store(++my_updates, std::memory_order_relaxed);
     snapshot_updates = updates_done();
-    std::int64_t b2 = now_ns();
+    const std::int64_t b2 = now_ns();
     update_ns += b2 - b1;
     {
       std::lock_guard<std::mutex> lock(me.mu);
       WorkerStats& s = me.stats;
-      if (finite) {
+      if (u.applied) {
         s.updates = my_updates;
         s.policy_loss += terms.policy_loss;
         s.value_loss += terms.value_loss;
-        // Telemetry reports the mean entropy per step whatever the loss reduction.
-        s.entropy += opt_.loss_mean ? terms.entropy : terms.entropy / t;
+        // Telemetry reports the mean entropy per sample whatever the loss reduction.
+        s.entropy += opt_.loss_mean ? terms.entropy : terms.entropy / (static_cast<double>(learner.steps()) * k);
         ++s.loss_count;
         s.staleness_hist[std::min<std::int64_t>(staleness, kStalenessBins - 1)]++;
         s.staleness_sum += static_cast<double>(staleness);

@@ -1,5 +1,6 @@
 // The actor-learner pool: N std::threads running Algorithm S3 of Mnih et al. 2016 against
-// one SharedParams. The pool starts and joins its threads (never detached); the first
+// one SharedParams, each stepping the k environments of its own Env (train/actor_learner.h
+// has the algorithm's steps; the loop, timing and statistics are in pool.cc). The pool starts and joins its threads (never detached); the first
 // exception of any worker raises the stop flag and is rethrown to the caller after the join.
 #pragma once
 
@@ -21,7 +22,7 @@ namespace a3c {
 
 struct TrainOptions {
   int threads = 2;
-  std::int64_t total_steps = 1000000;  // agent steps over all workers; the lr schedule's length
+  std::int64_t total_steps = 1000000;  // agent steps over all workers and envs; the lr schedule's length
   std::int64_t start_step = 0;         // steps already done (resume): the schedule continues
   double max_seconds = 0;              // wall-clock budget, 0 = none
   // The lr also anneals over this much training time (0 = over total_steps only): a run given

@@ -56,6 +56,14 @@ class A3CConfig:
     threads: int = 2
     """Actor-learner threads. Deviation from Mnih et al. 2016: 16 there; 2 = this machine's
     cores."""
+    envs_per_thread: int = 1
+    """Environments k each actor-learner steps together: one forward at batch k per time step,
+    one backward over the k x t_max samples and one shared update per rollout (PAAC, Clemente
+    et al. 2017). Deviation from Mnih et al. 2016 when k > 1: one game per actor-learner there.
+    threads=1 with k envs is A2C (synchronous, no staleness)."""
+    env_threads: int = 0
+    """ale-py emulator threads of each worker's vector env (0: auto, the cores per worker:
+    1 with a worker per core, every core with threads=1). Atari only."""
     total_steps: int = 6_000_000
     """Agent steps summed over all workers; the run stops there and the lr reaches 0 there.
     Deviation from Mnih et al. 2016 (80M frames = 20M steps per game): 6M steps is ~32 min of
@@ -156,6 +164,8 @@ class A3CConfig:
         self._check_choice("rmsprop_eps_placement", EPS_PLACEMENTS)
         self._check_hidden()
         self._check_int("threads", 1)
+        self._check_int("envs_per_thread", 1, 1024)
+        self._check_int("env_threads", 0, 1024)
         self._check_int("total_steps", 1)
         self._check_int("t_max", 1)
         self._check_int("seed", 0, _MAX_SEED)
@@ -198,6 +208,14 @@ class A3CConfig:
         d["hidden"] = list(self.hidden)
         d["env_fn"] = _qualified_name(self.env_fn) if self.env_fn is not None else None
         return d
+
+    @classmethod
+    def from_preset(cls, name: str, **fields: Any) -> A3CConfig:
+        """The config of preset `name` (``a3c_native/presets/<name>.toml``, e.g. ``'a2c'``),
+        with `fields` on top: ``A3CConfig.from_preset("a2c", game="breakout")``."""
+        from a3c_native.presets import load_preset
+
+        return cls(**{**load_preset(name), **fields})
 
     @classmethod
     def from_dict(

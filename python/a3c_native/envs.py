@@ -1,21 +1,25 @@
 """Environments stepped by the native actor-learner threads: Atari through ale-py's C++ vector
-interface (one env per worker), and any gymnasium env with a Discrete action space.
+interface (k envs per worker), and any gymnasium env with a Discrete action space.
 
 Not here: the network, training, evaluation, video recording. Nothing in this file logs or
 allocates on the per-step path beyond the arrays ale-py/the user's env return.
 
-The protocol a worker thread calls (with the GIL held for that call only):
-    obs_shape: tuple, obs_dtype: np.dtype, num_actions: int
-    reset() -> obs                                  first observation, C-contiguous
-    step(action) -> (obs, reward, terminal, episode_score, episode_length)
+The protocol a worker thread calls (with the GIL held for that call only), over the k envs
+one actor-learner steps together (`AtariVecEnv`, `GymVecEnv`; k = A3CConfig.envs_per_thread):
+    num_envs: int (k), obs_shape: tuple (one env's), obs_dtype: np.dtype, num_actions: int
+    reset() -> obs [k, *obs_shape]                  first observations, C-contiguous
+    step(actions int32 [k]) -> (obs [k, ...], rewards [k], terminals [k], episode_scores [k],
+                                episode_lengths [k])
     close()
-`reward` is raw (unclipped; the core clips for learning). `terminal` means "do not bootstrap
-across this step": game over, a lost life (AtariEnv with episodic_life), or a time-limit
+`rewards` are raw (unclipped; the core clips for learning). `terminals[e]` means "do not
+bootstrap across this step of env e": game over, a lost life (episodic_life), or a time-limit
 truncation. Deviation from a strict reading of the return: truncation is treated as terminal
 (V(s) of the cut-off state is not bootstrapped), the usual A3C/DQN practice and cheaper than
-keeping the final observation. When a whole GAME ends, `episode_score` is its unclipped score
-and `episode_length` its agent-step count, else (None, 0); `obs` is then already the first
-observation of the next game (auto-reset, no wasted step). After a lost life the game goes on.
+keeping the final observation. When a whole GAME of env e ends, `episode_scores[e]` is its
+unclipped score and `episode_lengths[e]` its agent-step count, else NaN and 0; `obs[e]` is
+then already the first observation of env e's next game (auto-reset, no wasted step). After a
+lost life the game goes on. The single-env `AtariEnv`/`GymEnv` (evaluation, videos) step one
+action and return scalars in the same order.
 
 Measured (2-vCPU AMD EPYC VM, shared; ale-py 0.12.1, Pong; bench/env_throughput.py): one
 AtariEnv.step takes ~350-390 us with ale-py's env thread and the caller pinned to one core
@@ -46,8 +50,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AtariEnv",
+    "AtariVecEnv",
     "GymEnv",
+    "GymVecEnv",
     "derive_seed",
+    "emulator_threads",
     "make_worker_envs",
     "probe_env",
     "resolve_game",
@@ -128,10 +135,7 @@ def worker_cpu(worker: int, *, pin: bool = True) -> int:
     """
     if not pin:
         return -1
-    if hasattr(os, "sched_getaffinity"):
-        cpus = sorted(os.sched_getaffinity(0))
-    else:  # pragma: no cover - macOS/Windows
-        cpus = list(range(os.cpu_count() or 1))
+    cpus = _allowed_cpus()
     return cpus[worker % len(cpus)]
 
 
@@ -284,6 +288,144 @@ class AtariEnv:
         return f"AtariEnv({self.game!r}, seed={self._seed}, num_actions={self.num_actions})"
 
 
+class AtariVecEnv:
+    """k Atari games of one actor-learner, emulated by ale-py's C++ vector interface.
+
+    The same pipeline and flags as :class:`AtariEnv` (see there), for `num_envs` games stepped
+    together by one `step(actions)` (the worker protocol in the module docstring). Game e is
+    seeded `seeds[e]`. `num_threads` ale-py threads emulate the games (A3C: 1, pinned to the
+    worker's own core; A2C: one per core), starting at CPU `thread_affinity_offset` (-1: not
+    pinned).
+    """
+
+    obs_dtype: np.dtype = np.dtype(np.uint8)
+
+    def __init__(
+        self,
+        game: str,
+        *,
+        seeds: list[int],
+        frame_skip: int = 4,
+        noop_max: int = 30,
+        repeat_action_probability: float = 0.0,
+        episodic_life: bool = True,
+        max_episode_steps: int = 108_000,
+        num_threads: int = 1,
+        thread_affinity_offset: int = -1,
+    ) -> None:
+        import ale_py
+        from ale_py import roms
+
+        self.game = resolve_game(game)
+        if not seeds:
+            raise EnvError("AtariVecEnv needs at least one seed (one per env)")
+        for s in seeds:
+            if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 2**31:
+                raise EnvError(f"AtariVecEnv seed {s!r} is invalid: must be an int in [0, 2**31)")
+        k = len(seeds)
+        self._ale = ale_py.ALEVectorInterface(
+            rom_path=roms.get_rom_path(self.game),
+            num_envs=k,
+            frame_skip=frame_skip,
+            stack_num=4,
+            img_height=84,
+            img_width=84,
+            grayscale=True,
+            maxpool=True,
+            noop_max=noop_max,
+            use_fire_reset=True,
+            episodic_life=False,  # see AtariEnv: ale-py's would restart the game
+            life_loss_info=episodic_life,
+            reward_clipping=False,
+            max_episode_steps=max_episode_steps,
+            repeat_action_probability=repeat_action_probability,
+            full_action_space=False,
+            batch_size=0,
+            num_threads=max(1, min(num_threads, k)),
+            thread_affinity_offset=thread_affinity_offset,
+            autoreset_mode="SameStep",
+        )
+        self.num_envs: int = k
+        self.num_actions: int = len(self._ale.get_action_set())
+        self.obs_shape: tuple[int, ...] = (4, 84, 84)
+        self._seeds = np.asarray(seeds, dtype=np.int64)
+        self._ids = np.arange(k, dtype=np.int64)
+        self._paddle = np.ones(k, dtype=np.float32)
+        self._frame_offset = np.zeros(k, dtype=np.int64)
+        self._score = np.zeros(k, dtype=np.float64)
+        self._length = np.zeros(k, dtype=np.int64)
+        self._no_end = np.full(k, np.nan)
+        self._zeros = np.zeros(k, dtype=np.int64)
+
+    def reset(self) -> np.ndarray:
+        """Start k new games (seeded at the first call, continuing the RNG streams after);
+        return their first observations (k, 4, 84, 84) uint8."""
+        seeds, self._seeds = self._seeds, np.full(self.num_envs, -1, dtype=np.int64)
+        obs, info = self._ale.reset(self._ids, seeds)
+        obs, info = self._in_env_order(obs, info)
+        self._frame_offset = info["frame_number"].astype(np.int64) - info["episode_frame_number"]
+        self._score[:] = 0.0
+        self._length[:] = 0
+        return obs
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Act in every game for one agent step; see the module docstring for the tuple."""
+        actions = np.asarray(actions, dtype=np.int32)
+        # An out-of-range action makes ale-py's C++ thread drop the request: recv() would then
+        # wait forever, so this check is not optional.
+        if actions.shape != (self.num_envs,) or actions.min() < 0 or actions.max() >= self.num_actions:
+            raise EnvError(
+                f"actions {actions!r} invalid: need {self.num_envs} ints in [0, "
+                f"{self.num_actions}) for {self.game}"
+            )
+        self._ale.send(actions, self._paddle)
+        obs, rewards, terminated, truncated, info = self._ale.recv()
+        obs, info, rewards, terminated, truncated = self._in_env_order(
+            obs, info, rewards, terminated, truncated
+        )
+        rewards = rewards.astype(np.float32)
+        self._score += rewards
+        self._length += 1
+        done = terminated | truncated
+        if not done.any():
+            return obs, rewards, done, self._no_end, self._zeros
+        scores, lengths = self._no_end.copy(), self._zeros.copy()
+        offset = info["frame_number"].astype(np.int64) - info["episode_frame_number"]
+        for e in np.flatnonzero(done):
+            if offset[e] == self._frame_offset[e]:  # same game: a life was lost, play on
+                continue
+            self._frame_offset[e] = offset[e]  # ale-py reset the game; obs[e] is the new game's
+            scores[e], lengths[e] = self._score[e], self._length[e]
+            self._score[e] = 0.0
+            self._length[e] = 0
+        return obs, rewards, done, scores, lengths
+
+    def _in_env_order(self, obs: np.ndarray, info: dict[str, Any], *cols: np.ndarray) -> tuple[Any, ...]:
+        # With batch_size == num_envs ale-py answers for every env; it returns them in env order
+        # (checked here, cheaply), else they are sorted by info["env_id"].
+        ids = info["env_id"]
+        if np.array_equal(ids, self._ids):
+            return (obs, info, *cols)
+        order = np.argsort(ids)
+        info = {key: v[order] for key, v in info.items()}
+        return (np.ascontiguousarray(obs[order]), info, *(c[order] for c in cols))
+
+    def close(self) -> None:
+        """Stop ale-py's threads and free the emulators (idempotent)."""
+        self._ale = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"AtariVecEnv({self.game!r}, num_envs={self.num_envs}, num_actions={self.num_actions})"
+
+
 # ---------------------------------------------------------------------------------------------
 # Any gymnasium env
 # ---------------------------------------------------------------------------------------------
@@ -424,6 +566,64 @@ class GymEnv:
         self.close()
 
 
+class GymVecEnv:
+    """k copies of a gymnasium env (`GymEnv` each) behind the worker protocol, stepped one
+    after another on the worker's thread. Copy e is built and seeded with `seeds[e]`."""
+
+    def __init__(self, env_fn: Any, *, seeds: list[int]) -> None:
+        if not seeds:
+            raise EnvError("GymVecEnv needs at least one seed (one per env)")
+        self._envs: list[GymEnv] = []
+        try:
+            for s in seeds:
+                self._envs.append(GymEnv(env_fn, seed=s))
+        except BaseException:
+            self.close()
+            raise
+        first = self._envs[0]
+        self.num_envs: int = len(self._envs)
+        self.num_actions: int = first.num_actions
+        self.obs_shape: tuple[int, ...] = first.obs_shape
+        self.obs_dtype: np.dtype = first.obs_dtype
+        k = self.num_envs
+        self._obs = np.zeros((k, *self.obs_shape), dtype=self.obs_dtype)
+        self._rewards = np.zeros(k, dtype=np.float32)
+        self._terminals = np.zeros(k, dtype=bool)
+        self._scores = np.full(k, np.nan)
+        self._lengths = np.zeros(k, dtype=np.int64)
+
+    def reset(self) -> np.ndarray:
+        """Reset every copy; their first observations, (k, *obs_shape)."""
+        for e, env in enumerate(self._envs):
+            self._obs[e] = env.reset()
+        return self._obs
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One step of every copy; see the module docstring for the tuple."""
+        for e, env in enumerate(self._envs):
+            obs, reward, terminal, score, length = env.step(int(actions[e]))
+            self._obs[e] = obs
+            self._rewards[e] = reward
+            self._terminals[e] = terminal
+            self._scores[e] = np.nan if score is None else score
+            self._lengths[e] = length
+        return self._obs, self._rewards, self._terminals, self._scores, self._lengths
+
+    def close(self) -> None:
+        """Close every copy (idempotent)."""
+        envs, self._envs = self._envs, []
+        for env in envs:
+            env.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # One env per worker
 # ---------------------------------------------------------------------------------------------
@@ -444,20 +644,53 @@ def _make_env(cfg: A3CConfig, seed: int, cpu: int) -> AtariEnv | GymEnv:
     )
 
 
-def make_worker_envs(cfg: A3CConfig, num_workers: int | None = None) -> list[AtariEnv | GymEnv]:
-    """Build one env per worker (default `cfg.threads` of them), not yet reset.
+def _allowed_cpus() -> list[int]:
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))  # pragma: no cover - macOS/Windows
 
-    Worker i's env is seeded `derive_seed(cfg.seed, i)`; with `cfg.pin_threads` its ale-py
-    thread is pinned to `worker_cpu(i)` (pin the worker thread to the same CPU). `cfg.env_fn`,
-    when set, is used instead of `cfg.game`. If building one env fails, the ones already built
-    are closed and the error propagates.
+
+def emulator_threads(cfg: A3CConfig) -> int:
+    """ale-py emulator threads of each worker's vector env: `cfg.env_threads`, or when that is
+    0, the cores left to each worker: 1 with a worker per core (A3C), all of them with one
+    worker (A2C), never more than the worker's envs."""
+    n = cfg.env_threads or max(1, len(_allowed_cpus()) // cfg.threads)
+    return max(1, min(n, cfg.envs_per_thread))
+
+
+def make_worker_envs(cfg: A3CConfig, num_workers: int | None = None) -> list[AtariVecEnv | GymVecEnv]:
+    """Build one vector env of `cfg.envs_per_thread` (k) envs per worker (default
+    `cfg.threads` workers), not yet reset.
+
+    Env e of worker i is seeded `derive_seed(cfg.seed, i * k + e)` (with k = 1, worker i's
+    seed as before batching). With `cfg.pin_threads` the ale-py threads of worker i start at
+    CPU `worker_cpu(i)` (pin the worker thread to the same CPU). `cfg.env_fn`, when set, is
+    used instead of `cfg.game`. If building one env fails, the ones already built are closed
+    and the error propagates.
     """
     n = cfg.threads if num_workers is None else num_workers
-    envs: list[AtariEnv | GymEnv] = []
+    k = cfg.envs_per_thread
+    nthreads = emulator_threads(cfg)
+    envs: list[AtariVecEnv | GymVecEnv] = []
     try:
         for i in range(n):
-            cpu = worker_cpu(i, pin=cfg.pin_threads)
-            envs.append(_make_env(cfg, derive_seed(cfg.seed, i), cpu))
+            seeds = [derive_seed(cfg.seed, i * k + e) for e in range(k)]
+            if cfg.env_fn is not None:
+                envs.append(GymVecEnv(cfg.env_fn, seeds=seeds))
+                continue
+            envs.append(
+                AtariVecEnv(
+                    cfg.game,
+                    seeds=seeds,
+                    frame_skip=cfg.frame_skip,
+                    noop_max=cfg.noop_max,
+                    repeat_action_probability=cfg.repeat_action_probability,
+                    episodic_life=cfg.episodic_life,
+                    max_episode_steps=cfg.max_episode_steps,
+                    num_threads=nthreads,
+                    thread_affinity_offset=worker_cpu(i, pin=cfg.pin_threads),
+                )
+            )
     except BaseException:
         for env in envs:
             env.close()

@@ -28,10 +28,11 @@ void expect(bool ok, const std::string& what) {
 class ThrowingEnv final : public a3c::Env {
  public:
   explicit ThrowingEnv(const a3c::ArchSpec& spec) : inner_(spec, 1) {}
+  int num_envs() const override { return inner_.num_envs(); }
   void reset(void* obs) override { inner_.reset(obs); }
-  a3c::StepResult step(int action, void* obs) override {
+  void step(const int* actions, void* obs, a3c::StepResult* results) override {
     if (++n_ == 200) throw std::runtime_error("env failure at step 200");
-    return inner_.step(action, obs);
+    inner_.step(actions, obs, results);
   }
 
  private:
@@ -39,7 +40,7 @@ class ThrowingEnv final : public a3c::Env {
   int n_ = 0;
 };
 
-void run_pool(const std::string& arch, int threads, bool locked, std::int64_t steps) {
+void run_pool(const std::string& arch, int threads, int k, bool locked, std::int64_t steps) {
   using namespace a3c;
   const std::vector<Index> obs = arch == "mlp" ? std::vector<Index>{8} : std::vector<Index>{4, 84, 84};
   Network net(make_arch(arch, obs, 4, {32, 32}));
@@ -49,7 +50,7 @@ void run_pool(const std::string& arch, int threads, bool locked, std::int64_t st
   std::vector<std::unique_ptr<SyntheticEnv>> envs;
   std::vector<Env*> raw;
   for (int i = 0; i < threads; ++i) {
-    envs.push_back(std::make_unique<SyntheticEnv>(net.spec(), i, 50));
+    envs.push_back(std::make_unique<SyntheticEnv>(net.spec(), i, 50, k));
     raw.push_back(envs.back().get());
   }
   TrainOptions opt;
@@ -67,9 +68,10 @@ void run_pool(const std::string& arch, int threads, bool locked, std::int64_t st
   shared.read(out.data(), nullptr);
   bool finite = true;
   for (std::size_t i = 0; i < out.size(); ++i) finite = finite && std::isfinite(out[i]);
-  const std::string tag = arch + " threads=" + std::to_string(threads) + (locked ? " locked" : " hogwild");
+  const std::string tag = arch + " threads=" + std::to_string(threads) + " k=" + std::to_string(k) +
+                          (locked ? " locked" : " hogwild");
   expect(!pool.error(), tag + ": no worker error");
-  expect(pool.steps_done() >= steps && pool.steps_done() < steps + threads * opt.t_max, tag + ": step count");
+  expect(pool.steps_done() >= steps && pool.steps_done() < steps + threads * k * opt.t_max, tag + ": step count");
   expect(s.updates > 0 && finite, tag + ": updates applied, params finite");
 }
 
@@ -105,7 +107,9 @@ int main(int argc, char** argv) {
   a3c::enable_flush_denormals();
   for (const char* arch : {"mlp", "a3c"})
     for (int threads : {1, 2, 4})
-      for (bool locked : {false, true}) run_pool(arch, threads, locked, (arch[0] == 'm' ? 20000 : 600) / scale);
+      for (int k : {1, 4})
+        for (bool locked : {false, true})
+          run_pool(arch, threads, k, locked, (arch[0] == 'm' ? 20000 : 600) * k / scale);
   run_failing_pool();
   std::printf("%d failed\n", failures);
   return failures == 0 ? 0 : 1;

@@ -1,0 +1,117 @@
+// One actor-learner of Mnih et al. 2016, Algorithm S3, batched over the k environments it
+// steps: each step of the algorithm is one named function below, called in this order by the
+// worker loop (train/pool.cc), which owns the threads, the timing and the statistics:
+//
+//   begin_rollout(theta')          t_start = t; theta' is the worker's snapshot
+//   repeat t_max times:
+//     act(theta')                  pi(.|s_t; theta') at batch k, a_t ~ pi for every env
+//     step_envs()                  r_t, s_{t+1} of every env (a game ending ends one env's return)
+//   bootstrap_and_returns(theta')  R = V(s_t; theta') or 0 per env; R <- r_i + gamma R backwards
+//   gradient(theta', d)            d = grad of the loss over the k x T samples (one backward)
+//   shared_update(...)             clip ||d||, Hogwild RMSProp on the shared theta and g
+//
+// Deviation from Mnih et al. 2016 (k > 1, after Clemente et al. 2017, PAAC): every rollout is
+// exactly t_max steps of all k envs; an env whose game (or life) ends mid-rollout starts its
+// next one within the same rollout, its return cut at the terminal step. With k = 1 it differs
+// from the paper only there: the paper ends the rollout at a terminal, this one plays on.
+// Not here: threads, the shared buffers' race (train/hogwild.cc), timing, telemetry.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "common/aligned.h"
+#include "common/rng.h"
+#include "nn/network.h"
+#include "optim/rmsprop.h"
+#include "train/env.h"
+#include "train/hogwild.h"
+
+namespace a3c {
+
+// The algorithm's settings (the pool's TrainOptions carries them; see config.py for each).
+struct LearnerOptions {
+  int t_max;
+  float gamma;
+  float entropy_beta;
+  float value_coef;
+  bool loss_mean;
+  float reward_clip;  // 0 disables
+};
+
+// A whole game that ended during the last step_envs().
+struct EndedGame {
+  int env;
+  double score;         // unclipped game score
+  std::int64_t length;  // agent steps
+};
+
+class ActorLearner {
+ public:
+  // `env` steps k = env.num_envs() environments and must outlive this object; `seed` and
+  // `stream` seed the action sampler (the pool passes the run seed and 1000 + worker id).
+  ActorLearner(const Network& net, Env& env, const LearnerOptions& opt, std::uint64_t seed, std::uint64_t stream);
+
+  int num_envs() const { return k_; }
+  int t_max() const { return opt_.t_max; }
+
+  // s_0 of every env (once, before the first rollout).
+  void reset_envs();
+  // Starts a rollout with snapshot theta' (packs its conv weights for the rollout's passes).
+  void begin_rollout(const float* theta);
+  // Forward of the k current observations at batch k (slots t*k .. t*k+k-1, activations kept
+  // for the backward), then one action per env sampled from softmax(logits).
+  void act(const float* theta);
+  // Steps the k envs with the sampled actions: clipped rewards and terminals for the rollout,
+  // next observations, and the games that ended (ended()). Advances t.
+  void step_envs();
+  // Time steps taken in this rollout (t - t_start); t_max unless the run stopped early.
+  int steps() const { return t_; }
+  const std::vector<EndedGame>& ended() const { return ended_; }
+  // R = 0 for an env whose last step was terminal, else V(s_t; theta') (one forward over just
+  // those envs); then R_i = r_i + gamma R backwards in time, R reset to 0 at each terminal.
+  void bootstrap_and_returns(const float* theta);
+  // grad [num_params] = d loss / d theta' over the steps() x k samples (every element written).
+  LossTerms gradient(const float* theta, float* grad);
+
+  // The rollout's record, [steps, k] row-major (slot t*k + e), for tests and diagnostics.
+  const std::vector<int>& actions() const { return actions_; }
+  const std::vector<float>& rewards() const { return rewards_; }     // clipped
+  const std::vector<unsigned char>& terminals() const { return terminals_; }
+  const std::vector<float>& returns() const { return returns_; }
+  const Workspace& workspace() const { return ws_; }  // observations and outputs per slot
+  const void* observations() const { return obs_.data(); }  // [k, obs] s_t of every env
+
+ private:
+  const Network& net_;
+  Env& env_;
+  LearnerOptions opt_;
+  int k_;
+  Index obs_bytes_;
+  Workspace ws_;                       // k * (t_max + 1) slots: the rollout, then the bootstrap
+  AlignedBuffer<unsigned char> obs_;   // [k, obs] s_t of every env
+  AlignedBuffer<unsigned char> boot_;  // [k, obs] gathered s_t of the envs to bootstrap
+  std::vector<StepResult> results_;    // [k]
+  std::vector<int> actions_;           // [t_max, k]
+  std::vector<float> rewards_;         // [t_max, k]
+  std::vector<unsigned char> terminals_;
+  std::vector<float> returns_;
+  std::vector<EndedGame> ended_;
+  Rng rng_;
+  int t_ = 0;
+};
+
+// What shared_update did.
+struct UpdateResult {
+  bool applied;      // false: the gradient or loss was not finite and was dropped
+  double grad_norm;  // ||d|| before clipping
+};
+
+// The last step of Algorithm S3: clips ||d|| to grad_clip (0: no clip) and applies shared
+// RMSProp to theta and g (Hogwild), leaving the updated theta in theta_local as the worker's
+// next snapshot. Deviation from Mnih et al. 2016: a non-finite gradient (or loss) is dropped
+// instead of poisoning the shared parameters; theta_local is then re-read from the shared one.
+UpdateResult shared_update(SharedParams& shared, const float* grad, double loss, float grad_clip,
+                           const RmsPropParams& rms, float* theta_local);
+
+}  // namespace a3c
