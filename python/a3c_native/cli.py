@@ -28,6 +28,7 @@ from . import __version__
 from .checkpoint import load_checkpoint
 from .config import A3CConfig
 from .errors import CheckpointError, ConfigError, EnvError
+from .presets import load_preset, load_toml, parse_value
 
 __all__ = ["GymMake", "cli", "main"]
 
@@ -89,33 +90,6 @@ def _env_fn_from_config(d: dict[str, Any], **kwargs: Any) -> GymMake | None:
     return GymMake(m.group(1), **kwargs)
 
 
-def _toml() -> Any:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    return tomllib
-
-
-def _parse_value(text: str) -> Any:
-    """A --set value as TOML (numbers, true/false, [lists], "strings"), else the bare string."""
-    tomllib = _toml()
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def _load_toml(path: Path) -> dict[str, Any]:
-    tomllib = _toml()
-
-    with path.open("rb") as f:
-        try:
-            return tomllib.load(f)
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{path}: invalid TOML ({e})") from None
-
-
 def _setup_logging() -> None:
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -167,6 +141,7 @@ def build_config(
     game: str | None,
     *,
     config_file: Path | None = None,
+    preset: str | None = None,
     sets: tuple[str, ...] = (),
     resume: Path | None = None,
     overrides: dict[str, Any] | None = None,
@@ -176,13 +151,15 @@ def build_config(
     if resume is not None:
         d.update(load_checkpoint(resume).config)
         d["run_dir"] = str(resume.parent)  # a checkpoint lives in its run directory
+    if preset is not None:
+        d.update(load_preset(preset))
     if config_file is not None:
-        d.update(_load_toml(config_file))
+        d.update(load_toml(config_file))
     for item in sets:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set lr=1e-3")
-        d[key.strip()] = _parse_value(value.strip())
+        d[key.strip()] = parse_value(value.strip())
     d.update({k: v for k, v in (overrides or {}).items() if v is not None})
     if game is not None:
         d["game"] = game
@@ -210,11 +187,30 @@ def _default_arch(env_fn: GymMake) -> str:
         env.close()
 
 
+_preset_option = click.option(
+    "--preset",
+    "-p",
+    help="A named set of A3CConfig fields shipped with the package, below --config and --set "
+    "(a2c: one learner thread, 16 envs on every core).",
+)
+
+_envs_option = click.option(
+    "--envs-per-thread",
+    "-k",
+    "envs_per_thread",
+    type=click.IntRange(min=1, max=1024),
+    help="Environments each actor-learner steps together (batched forward, one update per "
+    "rollout) [default: the config's].",
+)
+
+
 @cli.command()
 @click.argument("game", required=False)
 @click.option(
     "--threads", "-t", type=click.IntRange(min=1), help="Actor-learner threads [default: 2]."
 )
+@_envs_option
+@_preset_option
 @click.option(
     "--steps",
     type=click.IntRange(min=1),
@@ -266,7 +262,8 @@ def _default_arch(env_fn: GymMake) -> str:
     help="Checkpoint every this many minutes [default: 5].",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train(game: str | None, threads: int | None, steps: int | None, minutes: float | None,
+def train(game: str | None, threads: int | None, envs_per_thread: int | None, preset: str | None,
+          steps: int | None, minutes: float | None,
           out: Path | None, config_file: Path | None, sets: tuple[str, ...], resume: Path | None,
           arch: str | None, seed: int | None, lr: float | None, checkpoint_minutes: float | None,
           quiet: bool) -> None:  # fmt: skip
@@ -280,6 +277,7 @@ def train(game: str | None, threads: int | None, steps: int | None, minutes: flo
 
     overrides = {
         "threads": threads,
+        "envs_per_thread": envs_per_thread,
         "total_steps": steps,
         "max_seconds": minutes * 60 if minutes is not None else None,
         "run_dir": str(out) if out is not None else None,
@@ -290,11 +288,12 @@ def train(game: str | None, threads: int | None, steps: int | None, minutes: flo
         if checkpoint_minutes is not None
         else None,
     }
-    cfg = build_config(game, config_file=config_file, sets=sets, resume=resume, overrides=overrides)
+    cfg = build_config(game, config_file=config_file, preset=preset, sets=sets, resume=resume,
+                       overrides=overrides)  # fmt: skip
     what = cfg.to_dict()["env_fn"] or cfg.game
     verb = f"resuming {resume} on" if resume else "training"
-    log.info("%s %s: %s, %d threads, %s steps -> %s", verb, what, cfg.arch, cfg.threads,
-             f"{cfg.total_steps:,}", cfg.run_dir)  # fmt: skip
+    log.info("%s %s: %s, %d threads x %d envs, %s steps -> %s", verb, what, cfg.arch, cfg.threads,
+             cfg.envs_per_thread, f"{cfg.total_steps:,}", cfg.run_dir)  # fmt: skip
     result = run_training(cfg, resume=resume, progress_bar=not quiet)
     ckpt = Path(cfg.run_dir) / "checkpoint.npz"  # type: ignore[arg-type]
     score = result.mean_score()
@@ -347,6 +346,8 @@ def train(game: str | None, threads: int | None, steps: int | None, minutes: flo
     help="Run directory; an existing run there is continued [default: runs/<game>-<time>].",
 )
 @click.option("--threads", "-t", type=click.IntRange(min=1), help="Actor-learner threads [default: 2].")
+@_envs_option
+@_preset_option
 @click.option("--steps", type=click.IntRange(min=1), help="A3CConfig.total_steps (the lr schedule).")
 @click.option("--seed", type=click.IntRange(min=0), help="Run seed [default: 0].")
 @click.option(
@@ -358,8 +359,9 @@ def train(game: str | None, threads: int | None, steps: int | None, minutes: flo
 )
 @click.option("--set", "-s", "sets", multiple=True, metavar="KEY=VALUE", help="Override any A3CConfig field.")
 def learn(game: str, minutes: float, eval_every: float, eval_episodes: int, target: float | None,
-          out: Path | None, threads: int | None, steps: int | None, seed: int | None,
-          config_file: Path | None, sets: tuple[str, ...]) -> None:  # fmt: skip
+          out: Path | None, threads: int | None, envs_per_thread: int | None, preset: str | None,
+          steps: int | None, seed: int | None, config_file: Path | None,
+          sets: tuple[str, ...]) -> None:  # fmt: skip
     """The learning benchmark: train GAME for --minutes, evaluating the checkpoint every
     --eval-every minutes; write eval.csv and learning_curve.png beside the run's logs.
 
@@ -368,13 +370,14 @@ def learn(game: str, minutes: float, eval_every: float, eval_episodes: int, targ
     """
     from .learning import learn as run_learning
 
-    overrides = {"threads": threads, "total_steps": steps, "seed": seed,
+    overrides = {"threads": threads, "envs_per_thread": envs_per_thread, "total_steps": steps, "seed": seed,
                  "run_dir": str(out) if out is not None else None}  # fmt: skip
-    cfg = build_config(game, config_file=config_file, sets=sets, overrides=overrides)
+    cfg = build_config(game, config_file=config_file, preset=preset, sets=sets, overrides=overrides)
     if target is None and cfg.env_fn is None and cfg.game == "pong":
         target = 18.0
-    log.info("learning %s for %g min: %s, %d threads -> %s", cfg.to_dict()["env_fn"] or cfg.game,
-             minutes, cfg.arch, cfg.threads, cfg.run_dir)  # fmt: skip
+    log.info("learning %s for %g min: %s, %d threads x %d envs -> %s",
+             cfg.to_dict()["env_fn"] or cfg.game, minutes, cfg.arch, cfg.threads,
+             cfg.envs_per_thread, cfg.run_dir)  # fmt: skip
     report = run_learning(cfg, minutes=minutes, eval_every_minutes=eval_every,
                           eval_episodes=eval_episodes, target=target, log=click.echo)  # fmt: skip
     click.echo(report.summary())
@@ -548,7 +551,8 @@ def plot(runs: tuple[Path, ...], out: Path | None, window: int | None) -> None:
     type=click.IntRange(min=1),
     help="Thread counts to measure (repeatable) [default: 1 and 2].",
 )
-def bench(game: str, seconds: float, thread_counts: tuple[int, ...]) -> None:
+@_envs_option
+def bench(game: str, seconds: float, thread_counts: tuple[int, ...], envs_per_thread: int | None) -> None:
     """Training throughput (agent steps/s) on GAME at each thread count.
 
     A quick built-in measurement; the repository's bench/ directory has the detailed
@@ -560,8 +564,9 @@ def bench(game: str, seconds: float, thread_counts: tuple[int, ...]) -> None:
     arch = _default_arch(env_fn) if env_fn is not None else "a3c"
     click.echo(f"{'threads':>7}  {'steps/s':>9}  {'env s':>6}  {'net s':>6}  {'gil wait s':>10}")
     for t in thread_counts or (1, 2):
+        k = {} if envs_per_thread is None else {"envs_per_thread": envs_per_thread}
         cfg = A3CConfig(game=name, env_fn=env_fn, arch=arch, threads=t, total_steps=10**12,
-                        max_seconds=seconds)  # fmt: skip
+                        max_seconds=seconds, **k)  # fmt: skip
         r = run_training(cfg)
         tm = r.timings
         click.echo(f"{t:>7}  {r.steps_per_sec:>9,.0f}  {tm.get('env', 0):>6.1f}  "
