@@ -1,11 +1,14 @@
 // GEMM microbenchmarks: gemm_nn / gemm_nt AVX2 vs the scalar reference on the shapes the
-// a3c and nature networks reduce to (batch 1 and 5), plus the FMA peak of one core.
+// a3c and nature networks reduce to (batch 1 and 5; the FC layers also at the batched
+// actor-learner's k = 4..64 acting rows and k x t_max = 40..1280 rollout rows), plus the FMA
+// peak of one core.
 // Before any timing, every variant is checked against the reference (random shapes and
 // strides, then each benchmarked shape); a mismatch exits with status 1 before timing.
 // Machine: AMD EPYC Zen 4 (2 vCPU VM), one core; BM_FmaPeak measured 106.8 GFLOP/s AVX2 fp32
 // (2 FMA pipes x 8 lanes x 2 flops x ~3.3 GHz). Command, from the build dir:
 //   bench/bm_gemm --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
-// (add --benchmark_filter='avx2|Peak' to skip the slow reference runs). Operands are
+// (add --benchmark_filter='avx2|Peak' to skip the slow reference runs; the checks still run
+// the reference on every shape, tens of seconds for the batched FC shapes). Operands are
 // reused across iterations: warm in L1/L2 for the conv shapes, in L3 for the 2.6-6.4 MB
 // fc weights, as in a training step.
 #include <benchmark/benchmark.h>
@@ -66,6 +69,21 @@ std::vector<Shape> shapes() {
     s.push_back(nn("nature.conv2.fwd" + sb, 81 * b, 64, 512, 512, 1, false));
     s.push_back(nn("nature.conv3.fwd" + sb, 49 * b, 64, 576, 576, 1, false));
     s.push_back(nt("nature.fc.fwd" + sb, b, 512, 3136));
+  }
+  // The batched actor-learner (k envs per worker): its FC layers run the forward at k rows per
+  // acting step and the backward at k x t_max rows per rollout. The network runs its conv GEMMs
+  // one image at a time whatever the batch: the /b1 conv shapes above are those of every batch.
+  for (Index k : {4, 8, 16, 32, 64}) {
+    const std::string sb = "/b" + std::to_string(k);
+    s.push_back(nt("a3c.fc.fwd" + sb, k, 256, 2592));
+    s.push_back(nt("nature.fc.fwd" + sb, k, 512, 3136));
+  }
+  for (Index n : {40, 80, 160, 320, 640, 1280}) {
+    const std::string sb = "/b" + std::to_string(n);
+    s.push_back(nn("a3c.fc.dx" + sb, n, 2592, 256, 256, 1, false));
+    s.push_back(nn("a3c.fc.dW" + sb, 256, 2592, n, 1, 256, true));
+    s.push_back(nn("nature.fc.dx" + sb, n, 3136, 512, 512, 1, false));
+    s.push_back(nn("nature.fc.dW" + sb, 512, 3136, n, 1, 512, true));
   }
   return s;
 }

@@ -1,11 +1,20 @@
-// Network microbenchmarks: the acting forward pass (batch 1) and a rollout's forward +
-// backward (batch 5) of the a3c and nature nets, and every layer on its own, in GFLOP/s and
-// as a fraction of one core's fp32 FMA peak measured in the same run (BM_FmaPeak loop).
-// The batch-1 FC layer is bound by memory bandwidth: it reports GB/s of weights read.
-// Before timing, the AVX2 network is checked against the scalar reference kernels.
+// Network microbenchmarks at the batched actor-learner's shapes (a worker steps k envs):
+//  - BM_Forward_<arch>_<isa>/<k>: the acting forward pass of k observations, k = 1..64 (one
+//    time step). Weight packing (Network::prepare, once per rollout) is outside the timed loop.
+//  - BM_FwdBwd_<arch>_<isa>/<n>: prepare + forward + A3C loss + backward over a rollout of
+//    n = k x t_max observations, n = 5..1280 (the operation vs_pytorch.py compares).
+//  - BM_Layer_<arch>_<layer>_{fwd,bwd}_avx2/<batch>: every conv and the hidden FC layer alone,
+//    same code paths as the network; forward layers at the acting batches, backward layers at
+//    the rollout batches. The scalar reference kernels run only at /1 and /5.
+// Counters: GFLOP/s, peak_frac (the rate over one core's fp32 FMA peak, measured at start-up
+// with bench/peak.cc's register-only loop and printed), us per call; GB/s of weights for the
+// FC layer at the batches where it is bound by memory bandwidth, not by FMAs (fwd 1, bwd 5).
+// Before timing, the AVX2 network is checked against the scalar reference kernels (b 5, 16).
 // Machine: AMD EPYC Zen 4, 2 vCPUs, one core used. Command, from the build dir:
 //   bench/bm_network --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
-//                    --benchmark_filter=avx2   (add --benchmark_format=json for JSON)
+//                    --benchmark_filter='avx2|Forward_a3c_scalar'  (add --benchmark_format=json)
+// The nature net's largest rollouts dominate the run time; add _a3c_ to the filter for the
+// default net only (--benchmark_filter='_a3c_.*avx2|Forward_a3c_scalar').
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -29,6 +38,14 @@ namespace {
 
 double g_peak_gflops = 0;  // one core, measured at start-up
 
+// The batched actor-learner's shapes: an acting step forwards k observations (k envs); a
+// rollout's forward + backward covers k x t_max of them (k = 1..64, t_max = 5 or 20).
+const std::vector<Index> kActBatches = {1, 4, 8, 16, 32, 64};
+const std::vector<Index> kRolloutBatches = {5, 40, 80, 160, 320, 640, 1280};
+// The scalar reference kernels are timed at the unbatched shapes only (rule 3: a yardstick).
+const std::vector<Index> kScalarActBatches = {1};
+const std::vector<Index> kScalarRolloutBatches = {5};
+
 double measure_peak() {
   const std::int64_t iters = 1 << 22;
   double best = 0;
@@ -45,7 +62,7 @@ struct Fixture {
   Network net;
   AlignedBuffer<float> params, grad;
   AlignedBuffer<unsigned char> obs;
-  Workspace ws;
+  Workspace ws;  // capacity = batch: every slot of the batch has its own activations
   std::vector<int> actions;
   std::vector<float> returns;
   Fixture(const std::string& arch, Index batch)
@@ -68,9 +85,9 @@ struct Fixture {
     net.prepare(params.data(), ws);
     net.forward(params.data(), obs.data(), batch, ws, 0);
   }
+  // No zeroing of grad: the backward writes every element (Network::backward), as in training.
   void forward_backward(Index batch) {
     forward(batch);
-    grad.zero();
     net.loss_and_backward(params.data(), ws, batch, actions.data(), returns.data(), LossCoefs{}, grad.data());
   }
 };
@@ -96,15 +113,19 @@ void set_rates(benchmark::State& state, double flops_per_iter) {
   state.counters["peak_frac"] = benchmark::Counter(flops_per_iter * 1e-9 / g_peak_gflops, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// One acting step of k envs. The conv weights are packed once per rollout
+// (ActorLearner::begin_rollout), so prepare stays outside the loop; BM_FwdBwd includes it.
 void BM_Forward(benchmark::State& state, std::string arch, std::string isa) {
   set_kernel_isa(isa);
-  Fixture fx(arch, 1);
+  const Index k = state.range(0);
+  Fixture fx(arch, k);
+  fx.net.prepare(fx.params.data(), fx.ws);
   for (auto _ : state) {
-    fx.forward(1);
+    fx.net.forward(fx.params.data(), fx.obs.data(), k, fx.ws, 0);
     benchmark::DoNotOptimize(fx.ws.head.data());
     benchmark::ClobberMemory();
   }
-  set_rates(state, fx.net.spec().flops_forward());
+  set_rates(state, fx.net.spec().flops_forward() * k);
 }
 
 void BM_FwdBwd(benchmark::State& state, std::string arch, std::string isa) {
@@ -179,6 +200,12 @@ void BM_ConvBwd(benchmark::State& state, std::string arch, int layer) {
   set_rates(state, 2.0 * c.p() * c.k() * c.cout * b * (layer == 0 ? 1 : 2));
 }
 
+// The FC weights (2.6 MB a3c, 6.4 MB nature) come from L3 on every call. Below this many FLOPs
+// per byte of weight traffic (one core's FMA peak over its L3 bandwidth is ~1.5 on the bench
+// machine) the layer is bound by memory, not FMAs: GB/s is its figure of merit and is reported
+// there only (forward: b/2 FLOP/byte, so batch 1; backward: b/4, so batch 5).
+constexpr double kMemoryBoundIntensity = 2.0;
+
 void BM_FcFwd(benchmark::State& state, std::string arch) {
   set_kernel_isa("avx2");
   const Index b = state.range(0);
@@ -192,7 +219,8 @@ void BM_FcFwd(benchmark::State& state, std::string arch) {
     benchmark::ClobberMemory();
   }
   set_rates(state, 2.0 * h.in * h.out * b);
-  state.counters["GB/s"] = benchmark::Counter(4.0 * h.in * h.out * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  if (2.0 * b / 4.0 < kMemoryBoundIntensity)
+    state.counters["GB/s"] = benchmark::Counter(4.0 * h.in * h.out * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_FcBwd(benchmark::State& state, std::string arch) {
@@ -209,13 +237,15 @@ void BM_FcBwd(benchmark::State& state, std::string arch) {
   }
   set_rates(state, 4.0 * h.in * h.out * b);
   // weights read twice (dW and dx GEMMs) + gradient read and written
-  state.counters["GB/s"] = benchmark::Counter(16.0 * h.in * h.out * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  if (4.0 * b / 16.0 < kMemoryBoundIntensity)
+    state.counters["GB/s"] = benchmark::Counter(16.0 * h.in * h.out * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // Rule 3: the vectorized network must agree with the scalar reference before it is timed.
-bool check_isa_agreement(const std::string& arch) {
-  const Index b = 5;
+bool check_isa_agreement(const std::string& arch, Index b) {
   Fixture s(arch, b), v(arch, b);
+  // Poisoned gradients: an element the backward fails to write stays NaN and fails the check.
+  for (Index i = 0; i < s.net.num_params(); ++i) s.grad[i] = v.grad[i] = NAN;
   set_kernel_isa("scalar");
   s.forward_backward(b);
   set_kernel_isa("avx2");
@@ -223,14 +253,23 @@ bool check_isa_agreement(const std::string& arch) {
   double max_out = 0, max_grad = 0, scale = 0;
   for (Index i = 0; i < b * (s.net.spec().num_actions + 1); ++i)
     max_out = std::max(max_out, double(std::fabs(s.ws.head[i] - v.ws.head[i])));
+  bool finite = true;
   for (Index i = 0; i < s.net.num_params(); ++i) {
+    finite = finite && std::isfinite(s.grad[i]) && std::isfinite(v.grad[i]);
     max_grad = std::max(max_grad, double(std::fabs(s.grad[i] - v.grad[i])));
     scale = std::max(scale, double(std::fabs(s.grad[i])));
   }
-  const bool ok = max_out < 1e-4 && max_grad < 1e-4 * std::max(1.0, scale);
-  std::printf("check %-6s avx2 vs scalar: max |d out| %.2e, max |d grad| %.2e (max |grad| %.2e) %s\n", arch.c_str(),
-              max_out, max_grad, scale, ok ? "OK" : "NOT OK");
+  const bool ok = finite && max_out < 1e-4 && max_grad < 1e-4 * std::max(1.0, scale);
+  std::printf("check %-6s b=%-3lld avx2 vs scalar: max |d out| %.2e, max |d grad| %.2e (max |grad| %.2e) %s\n",
+              arch.c_str(), static_cast<long long>(b), max_out, max_grad, scale, ok ? "OK" : "NOT OK");
   return ok;
+}
+
+// Registers `fn` as `name` once per batch (`name/<batch>`, the batch in state.range(0)).
+template <class Fn, class... Args>
+void register_batches(const std::string& name, const std::vector<Index>& batches, Fn fn, const Args&... args) {
+  auto* b = benchmark::RegisterBenchmark(name.c_str(), fn, args...);
+  for (Index n : batches) b->Arg(n);
 }
 
 }  // namespace
@@ -245,26 +284,33 @@ int main(int argc, char** argv) {
   }
   enable_flush_denormals();
   bool ok = true;
-  for (const char* arch : {"a3c", "nature"}) ok = check_isa_agreement(arch) && ok;
+  // b=16 also reaches the FC GEMMs' full 6-row blocks (dx) and the 5-row blocks plus a lone
+  // last row (forward), which b=5 does not.
+  for (const char* arch : {"a3c", "nature"})
+    for (Index b : {5, 16}) ok = check_isa_agreement(arch, b) && ok;
   if (!ok) return 1;
   g_peak_gflops = measure_peak();
   std::printf("fp32 FMA peak of one core (register-only AVX2 FMA loop): %.1f GFLOP/s\n", g_peak_gflops);
 
   for (const std::string arch : {"a3c", "nature"}) {
     for (const std::string isa : {"avx2", "scalar"}) {
-      benchmark::RegisterBenchmark(("BM_Forward_" + arch + "_" + isa + "/1").c_str(), BM_Forward, arch, isa);
-      benchmark::RegisterBenchmark(("BM_FwdBwd_" + arch + "_" + isa).c_str(), BM_FwdBwd, arch, isa)->Arg(5);
+      const bool simd = isa == "avx2";
+      register_batches("BM_Forward_" + arch + "_" + isa, simd ? kActBatches : kScalarActBatches, BM_Forward, arch, isa);
+      register_batches("BM_FwdBwd_" + arch + "_" + isa, simd ? kRolloutBatches : kScalarRolloutBatches, BM_FwdBwd,
+                       arch, isa);
     }
-    const int L = arch == "a3c" ? 2 : 3;
-    for (int l = 0; l < L; ++l) {
-      const std::string n = "conv" + std::to_string(l + 1);
-      benchmark::RegisterBenchmark(("BM_Layer_" + arch + "_" + n + "_fwd_avx2").c_str(), BM_ConvFwd, arch, l)->Arg(1)->Arg(5);
-      benchmark::RegisterBenchmark(("BM_Layer_" + arch + "_" + n + "_bwd_avx2").c_str(), BM_ConvBwd, arch, l)->Arg(5);
+    const std::string layer = "BM_Layer_" + arch + "_";
+    const int num_convs = static_cast<int>(make_arch(arch, {4, 84, 84}, 6, {}).convs.size());
+    for (int l = 0; l < num_convs; ++l) {
+      const std::string conv = layer + "conv" + std::to_string(l + 1);
+      register_batches(conv + "_fwd_avx2", kActBatches, BM_ConvFwd, arch, l);
+      register_batches(conv + "_bwd_avx2", kRolloutBatches, BM_ConvBwd, arch, l);
     }
-    benchmark::RegisterBenchmark(("BM_Layer_" + arch + "_fc_fwd_avx2").c_str(), BM_FcFwd, arch)->Arg(1)->Arg(5);
-    benchmark::RegisterBenchmark(("BM_Layer_" + arch + "_fc_bwd_avx2").c_str(), BM_FcBwd, arch)->Arg(5);
+    register_batches(layer + "fc_fwd_avx2", kActBatches, BM_FcFwd, arch);
+    register_batches(layer + "fc_bwd_avx2", kRolloutBatches, BM_FcBwd, arch);
   }
   benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
