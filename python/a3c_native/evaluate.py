@@ -73,9 +73,7 @@ def resolve_policy(
     if isinstance(source, (str, os.PathLike)):
         source = load_checkpoint(source)
     config: dict[str, Any] = {}
-    if isinstance(source, Checkpoint):
-        config = source.config
-    elif isinstance(source, TrainResult):
+    if isinstance(source, (Checkpoint, TrainResult)):
         config = source.config
     elif not isinstance(source, np.ndarray):
         msg = (

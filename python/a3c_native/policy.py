@@ -38,8 +38,9 @@ class Policy:
     - the observation stacks the last 4 frames, oldest first; at a game's start the 3 older
       slots are black (zeros);
     - raw 0..255 values, no scaling: the network divides by 255 itself;
-    - a game starts with ALE's reset, one frame of FIRE (if the game has FIRE) and up to
-      ``noop_max - 2`` no-op frames (evaluate's default noop_max 30).
+    - a game starts with ALE's reset, one frame of FIRE (if the game has FIRE), then
+      max(k-1, 0) no-op frames for k drawn from 0..noop_max-1 (training's and evaluate's
+      noop_max is 30).
 
     gymnasium's own Atari wrappers give the same observations (checked frame by frame over
     whole games of Pong in tests/test_policy.py; needs ``opencv-python``)::
@@ -52,19 +53,23 @@ class Policy:
                                  noop_max=30, terminal_on_life_loss=False, scale_obs=False)
         env = FrameStackObservation(env, 4, padding_type="zero")
 
-    with two documented differences, both at the start of a game: AtariPreprocessing presses
-    no FIRE and draws 1..noop_max no-op frames from its own RNG, so its games start a few
-    frames apart from a3c_native's (``noop_max=1`` there replays ``evaluate(noop_max=0)``
-    exactly in games where that FIRE frame changes nothing, such as Pong; elsewhere put a
-    wrapper that steps FIRE once after reset under AtariPreprocessing and use noop_max=0);
-    and FrameStackObservation's default ``padding_type="reset"`` fills the 3 older slots with
-    copies of the first frame instead of black, hence ``"zero"``. Actions index the game's
-    MINIMAL action set (``ale.getMinimalActionSet()``), in the same order as gymnasium's
-    ``ALE/...-v5`` envs (whose default is ``full_action_space=False``).
+    with two differences, both at the start of a game: AtariPreprocessing presses no FIRE and
+    plays 1..noop_max no-op frames drawn from its own RNG, so its games start a few frames
+    apart from a3c_native's (``noop_max=1`` there replays ``evaluate(noop_max=0)`` exactly in
+    games where that FIRE frame changes nothing, such as Pong; elsewhere put a wrapper that
+    steps FIRE once after reset under AtariPreprocessing and use noop_max=0); and
+    FrameStackObservation's default ``padding_type="reset"`` fills the older slots of a
+    game's first 3 observations with copies of its first frame instead of black, hence
+    ``"zero"``. See the README ("A trained agent in your own loop") for the details.
+
+    Actions index the game's MINIMAL action set (``ale.getMinimalActionSet()``, what ale-py's
+    vector interface uses with ``full_action_space=False``), which is also the set, in the
+    same order, of gymnasium's ``ALE/...-v5`` envs (their default): pass them on unchanged.
 
     Policies trained on a gymnasium ``env_fn`` take that env's observations as the training
     adapter saw them: images uint8 ``(C, H, W)``, vectors flattened to ``(D,)`` (any real
-    dtype; converted to float32 as in training).
+    dtype; converted to float32 as in training); their actions are indices ``0..n-1`` (add
+    the action space's ``start``, if it has one, before ``env.step``).
 
     Args:
         network: the :class:`Network` the parameters belong to.
@@ -99,8 +104,7 @@ class Policy:
                 else type(params).__name__
             )
             msg = (
-                f"params must be float32 of shape ({network.num_params},) for {network}, "
-                f"got {got}"
+                f"params must be float32 of shape ({network.num_params},) for {network}, got {got}"
             )
             raise ValueError(msg)
         if isinstance(frame_skip, bool) or not isinstance(frame_skip, int) or frame_skip < 1:
@@ -185,7 +189,8 @@ class Policy:
 
     def value(self, obs: Any) -> float | np.ndarray:
         """The critic's state value V(s): a ``float`` for one observation, float32 ``[N]`` for
-        a batch (in units of the clipped rewards it was trained on, not game score)."""
+        a batch: the discounted return it predicts, in the (clipped, ``reward_clip``) rewards
+        it learned from, not in game score."""
         values, single = self._forward(obs)[1:]
         return float(values[0]) if single else values
 
