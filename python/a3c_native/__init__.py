@@ -18,6 +18,7 @@ from .config import A3CConfig  # noqa: E402
 from .errors import CheckpointError, ConfigError, EnvError  # noqa: E402
 from .evaluate import EvalResult, evaluate  # noqa: E402
 from .networks import Network, TensorInfo  # noqa: E402
+from .policy import Policy  # noqa: E402
 from .results import EpisodeRecord, Progress, TrainResult  # noqa: E402
 from .train import train  # noqa: E402
 from .learning import LearningReport, learn  # noqa: E402
@@ -32,6 +33,7 @@ __all__ = [
     "EvalResult",
     "LearningReport",
     "Network",
+    "Policy",
     "Progress",
     "TensorInfo",
     "TrainResult",

@@ -1,8 +1,9 @@
 """evaluate(): play full games with a trained policy and report the real (unclipped) scores.
 
-Owns the evaluation protocol (no-op starts, whole games, sampled or greedy actions) and the
-policy source resolution shared with record.py (checkpoint file, Checkpoint, TrainResult or a
-bare parameter vector). Not here: training, video files (record.py).
+Owns the evaluation protocol (no-op starts, whole games, sampled or greedy actions) and what
+record.py shares with it: turning a policy source (checkpoint file, Checkpoint, TrainResult or
+a bare parameter vector) into a :class:`Policy` and the game to play, and making that game's
+env. Not here: acting (policy.py), training, video files (record.py).
 
 Episodes run in parallel Python threads: the network's forward pass and ale-py's emulation
 both release the GIL, so two threads play two games at ~2x the speed of one here.
@@ -24,9 +25,10 @@ from .checkpoint import Checkpoint, load_checkpoint
 from .envs import AtariEnv, GymEnv, derive_seed, resolve_game
 from .errors import CheckpointError, ConfigError
 from .networks import Network
+from .policy import Policy
 from .results import TrainResult
 
-__all__ = ["EvalResult", "Policy", "evaluate", "resolve_policy"]
+__all__ = ["EvalResult", "evaluate", "make_env", "resolve_policy"]
 
 
 @dataclass(frozen=True)
@@ -57,74 +59,23 @@ class EvalResult:
         )
 
 
-@dataclass(frozen=True)
-class Policy:
-    """A network, its parameters and the env they were trained on (resolved by resolve_policy)."""
-
-    network: Network
-    params: np.ndarray
-    game: str | None
-    """ale-py ROM id, or None for a gymnasium env_fn."""
-    env_fn: Callable[..., Any] | None
-    frame_skip: int = 4
-
-    def act(self, obs: np.ndarray, rng: np.random.Generator, *, greedy: bool) -> int:
-        """One action for one observation: argmax of the logits, or a softmax sample."""
-        logits, _ = self.network.forward(self.params, obs[None])
-        z = logits[0].astype(np.float64)
-        if greedy:
-            return int(np.argmax(z))
-        p = np.exp(z - z.max())
-        cdf = np.cumsum(p)
-        return min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), len(z) - 1)
-
-    def make_env(self, seed: int, **atari: Any) -> AtariEnv | GymEnv:
-        """One env of the policy's game (Atari options as keywords) or env_fn, checked against
-        the network's observation shape and action count."""
-        if self.env_fn is not None:
-            env: AtariEnv | GymEnv = GymEnv(self.env_fn, seed=seed)
-        else:
-            assert self.game is not None
-            env = AtariEnv(self.game, seed=seed, frame_skip=self.frame_skip, **atari)
-        net = self.network
-        try:
-            for name, stored, expected in (
-                ("num_actions", net.num_actions, env.num_actions),
-                ("obs_shape", tuple(net.obs_shape), tuple(env.obs_shape)),
-            ):
-                if stored != expected:
-                    what = self.game or getattr(self.env_fn, "__qualname__", "env_fn")
-                    msg = f"policy has {name} {stored}, but the env ({what}) has {expected}"
-                    raise CheckpointError(msg)
-        except BaseException:
-            env.close()
-            raise
-        return env
-
-
 def resolve_policy(
     source: Any,
     game: str | None = None,
     *,
     env_fn: Callable[..., Any] | None = None,
     network: Network | None = None,
-) -> Policy:
+) -> tuple[Policy, str | None]:
     """Turn a checkpoint path, :class:`Checkpoint`, :class:`TrainResult` or parameter vector
-    into a :class:`Policy`. The game defaults to the one stored with the policy; a policy
-    trained on an env_fn needs ``env_fn=`` again (code is never loaded from data)."""
+    into a :class:`Policy`, and name the game to play it on: the given one, else the one
+    stored with the policy; None when it plays an ``env_fn`` (a policy trained on one needs
+    ``env_fn=`` again: code is never loaded from data)."""
     if isinstance(source, (str, os.PathLike)):
         source = load_checkpoint(source)
     config: dict[str, Any] = {}
-    if isinstance(source, Checkpoint):
+    if isinstance(source, (Checkpoint, TrainResult)):
         config = source.config
-        network = source.network()
-        params = source.params
-    elif isinstance(source, TrainResult):
-        config = source.config
-        params = source.params
-    elif isinstance(source, np.ndarray):
-        params = source
-    else:
+    elif not isinstance(source, np.ndarray):
         msg = (
             "evaluate()/record() take a checkpoint path, a Checkpoint, a TrainResult or a float32 "
             f"parameter vector, got {type(source).__name__}"
@@ -143,6 +94,9 @@ def resolve_policy(
             raise ConfigError(msg)
     if env_fn is None:
         game = resolve_game(game)  # type: ignore[arg-type]
+    if isinstance(source, Checkpoint):
+        return Policy.load(source), game
+    trained_on = None if config.get("env_fn") else config.get("game")
     frame_skip = int(config.get("frame_skip", 4))
     if network is None:
         if not isinstance(source, TrainResult):
@@ -155,23 +109,44 @@ def resolve_policy(
             network = Network(
                 config.get("arch", "a3c"), env.obs_shape, env.num_actions, hidden=hidden
             )
-    if (
-        not isinstance(params, np.ndarray)
-        or params.dtype != np.float32
-        or params.shape != (network.num_params,)
-    ):
-        got = (
-            f"{params.dtype} {params.shape}"
-            if isinstance(params, np.ndarray)
-            else type(params).__name__
-        )
-        msg = f"params must be float32 of shape ({network.num_params},) for {network}, got {got}"
-        raise ValueError(msg)
-    return Policy(network, params, None if env_fn is not None else game, env_fn, frame_skip)
+    params = source.params if isinstance(source, TrainResult) else source
+    return Policy(network, params, game=trained_on, frame_skip=frame_skip), game
+
+
+def make_env(
+    policy: Policy,
+    seed: int,
+    *,
+    game: str | None,
+    env_fn: Callable[..., Any] | None,
+    **atari: Any,
+) -> AtariEnv | GymEnv:
+    """One env of `game` (Atari options as keywords, the policy's frame skip) or of `env_fn`,
+    checked against the policy's observation shape and action count (CheckpointError)."""
+    if env_fn is not None:
+        env: AtariEnv | GymEnv = GymEnv(env_fn, seed=seed)
+    else:
+        assert game is not None
+        env = AtariEnv(game, seed=seed, frame_skip=policy.frame_skip, **atari)
+    try:
+        for name, stored, expected in (
+            ("num_actions", policy.num_actions, env.num_actions),
+            ("obs_shape", tuple(policy.obs_shape), tuple(env.obs_shape)),
+        ):
+            if stored != expected:
+                what = game or getattr(env_fn, "__qualname__", "env_fn")
+                msg = f"policy has {name} {stored}, but the env ({what}) has {expected}"
+                raise CheckpointError(msg)
+    except BaseException:
+        env.close()
+        raise
+    return env
 
 
 def _play_one(
     policy: Policy,
+    game: str | None,
+    env_fn: Callable[..., Any] | None,
     index: int,
     *,
     seed: int,
@@ -189,16 +164,17 @@ def _play_one(
         "max_episode_steps": max_episode_steps,
         "repeat_action_probability": repeat_action_probability,
     }
-    with policy.make_env(env_seed, **(atari if policy.env_fn is None else {})) as env:
+    with make_env(policy, env_seed, game=game, env_fn=env_fn, **({} if env_fn else atari)) as env:
         obs = env.reset()
         score, length = 0.0, 0
         while not stop.is_set():
-            obs, reward, _, game_score, game_length = env.step(policy.act(obs, rng, greedy=greedy))
+            action = policy.act(obs, deterministic=greedy, rng=rng)
+            obs, reward, _, game_score, game_length = env.step(action)
             score += reward
             length += 1
             if game_score is not None:
                 return float(game_score), int(game_length)
-            if policy.env_fn is not None and length >= max_episode_steps:
+            if env_fn is not None and length >= max_episode_steps:
                 return score, length  # gymnasium: our cap on top of the env's TimeLimit
     msg = "evaluation interrupted"
     raise KeyboardInterrupt(msg)
@@ -252,7 +228,7 @@ def evaluate(
         if isinstance(value, bool) or not isinstance(value, int) or value < lo:
             msg = f"evaluate({name}={value!r}) is invalid: must be an integer >= {lo}"
             raise ValueError(msg)
-    policy = resolve_policy(checkpoint_or_params, game, env_fn=env_fn, network=network)
+    policy, game = resolve_policy(checkpoint_or_params, game, env_fn=env_fn, network=network)
     stop = threading.Event()
     t0 = time.perf_counter()
     kw = {
@@ -266,7 +242,7 @@ def evaluate(
     with ThreadPoolExecutor(
         max_workers=min(threads, episodes), thread_name_prefix="a3c-eval"
     ) as pool:
-        futures = [pool.submit(_play_one, policy, i, **kw) for i in range(episodes)]
+        futures = [pool.submit(_play_one, policy, game, env_fn, i, **kw) for i in range(episodes)]
         try:
             results = [f.result() for f in futures]
         except BaseException:

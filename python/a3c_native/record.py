@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from .envs import AtariEnv, derive_seed
+from .envs import derive_seed
 from .errors import EnvError
-from .evaluate import resolve_policy
+from .evaluate import make_env, resolve_policy
+from .policy import Policy
 
 __all__ = ["RecordResult", "record"]
 
@@ -39,17 +40,17 @@ class RecordResult:
     """Frames written."""
 
 
-def _atari_frames(policy: Any, seed: int, noop_max: int, max_steps: int, greedy: bool,
-                  stats: dict[str, Any]) -> Iterator[np.ndarray]:  # fmt: skip
+def _atari_frames(policy: Policy, game: str, seed: int, noop_max: int, max_steps: int,
+                  greedy: bool, stats: dict[str, Any]) -> Iterator[np.ndarray]:  # fmt: skip
     import ale_py
     from ale_py import roms
 
     env_seed = derive_seed(seed, 0)
     rng = np.random.default_rng([seed, 0])
-    env = AtariEnv(policy.game, seed=env_seed, frame_skip=policy.frame_skip, noop_max=noop_max,
+    env = make_env(policy, env_seed, game=game, env_fn=None, noop_max=noop_max,
                    episodic_life=False)  # fmt: skip
     screen = ale_py.ALEVectorInterface(
-        rom_path=roms.get_rom_path(policy.game), num_envs=1, frame_skip=policy.frame_skip,
+        rom_path=roms.get_rom_path(game), num_envs=1, frame_skip=policy.frame_skip,
         stack_num=1, img_height=210, img_width=160, grayscale=False, maxpool=False,
         noop_max=noop_max, use_fire_reset=True, episodic_life=False, life_loss_info=False,
         reward_clipping=False, max_episode_steps=108_000, repeat_action_probability=0.0,
@@ -64,7 +65,7 @@ def _atari_frames(policy: Any, seed: int, noop_max: int, max_steps: int, greedy:
             action = np.zeros(1, np.int32)
             paddle = np.ones(1, np.float32)
             while stats["steps"] < max_steps:
-                a = policy.act(obs, rng, greedy=greedy)
+                a = policy.act(obs, deterministic=greedy, rng=rng)
                 obs, reward, _, game_score, _ = env.step(a)
                 action[0] = a
                 screen.send(action, paddle)
@@ -82,9 +83,9 @@ def _atari_frames(policy: Any, seed: int, noop_max: int, max_steps: int, greedy:
         del screen
 
 
-def _gym_frames(policy: Any, seed: int, max_steps: int, greedy: bool,
-                stats: dict[str, Any]) -> Iterator[np.ndarray]:  # fmt: skip
-    env = policy.make_env(derive_seed(seed, 0))
+def _gym_frames(policy: Policy, env_fn: Callable[..., Any], seed: int, max_steps: int,
+                greedy: bool, stats: dict[str, Any]) -> Iterator[np.ndarray]:  # fmt: skip
+    env = make_env(policy, derive_seed(seed, 0), game=None, env_fn=env_fn)
     rng = np.random.default_rng([seed, 0])
     with env:
         obs = env.reset()
@@ -102,7 +103,8 @@ def _gym_frames(policy: Any, seed: int, max_steps: int, greedy: bool,
 
         yield render()
         while stats["steps"] < max_steps:
-            obs, reward, _, game_score, _ = env.step(policy.act(obs, rng, greedy=greedy))
+            action = policy.act(obs, deterministic=greedy, rng=rng)
+            obs, reward, _, game_score, _ = env.step(action)
             stats["steps"] += 1
             stats["score"] += reward
             if game_score is not None:
@@ -151,15 +153,16 @@ def record(
     if kind not in (".mp4", ".gif"):
         msg = f"record(): cannot write {path.name!r}: use a .mp4 or .gif file name"
         raise ValueError(msg)
-    policy = resolve_policy(checkpoint_or_params, game, env_fn=env_fn)
+    policy, game = resolve_policy(checkpoint_or_params, game, env_fn=env_fn)
     scale = scale if scale is not None else (2 if kind == ".mp4" else 1)
     if fps is None:
-        fps = 60.0 / policy.frame_skip if policy.env_fn is None else 30.0
+        fps = 60.0 / policy.frame_skip if env_fn is None else 30.0
     stats: dict[str, Any] = {"steps": 0, "score": 0.0}
-    if policy.env_fn is None:
-        frames = _atari_frames(policy, seed, noop_max, max_steps, greedy, stats)
+    if env_fn is None:
+        assert game is not None
+        frames = _atari_frames(policy, game, seed, noop_max, max_steps, greedy, stats)
     else:
-        frames = _gym_frames(policy, seed, max_steps, greedy, stats)
+        frames = _gym_frames(policy, env_fn, seed, max_steps, greedy, stats)
     path.parent.mkdir(parents=True, exist_ok=True)
     count = (
         _write_mp4(path, frames, fps, scale)

@@ -1,0 +1,249 @@
+"""Policy: a trained network used as a function from observations to actions.
+
+The one implementation of acting with a trained network (argmax or a softmax sample), used
+by evaluate(), record() and users' own loops alike. Not here: environments (envs.py), the
+evaluation protocol (evaluate.py), checkpoint files (checkpoint.py).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .checkpoint import Checkpoint, load_checkpoint
+from .networks import Network
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    SeedLike = int | Sequence[int] | np.random.SeedSequence | None
+
+__all__ = ["Policy"]
+
+
+class Policy:
+    """A trained actor: observations in, actions out (plus their probabilities and values).
+
+    Load one with ``Policy.load("runs/pong/checkpoint.npz")``; ``act(obs)`` takes one
+    observation (returns an ``int``) or a batch ``[N, *obs_shape]`` (returns int64 ``[N]``).
+
+    Atari observations must be exactly what training produced (``envs.AtariEnv``, ale-py's C++
+    pipeline), a uint8 array ``[4, 84, 84]``:
+
+    - each agent step repeats the action for 4 emulator frames (``frame_skip``; rewards summed);
+    - a frame is the max over the last 2 of those frames' grayscale screens (ALE's palette
+      grayscale), resized from 210x160 to 84x84 with OpenCV's ``INTER_AREA``;
+    - the observation stacks the last 4 frames, oldest first; at a game's start the 3 older
+      slots are black (zeros);
+    - raw 0..255 values, no scaling: the network divides by 255 itself;
+    - a game starts with ALE's reset, one frame of FIRE (if the game has FIRE), then
+      max(k-1, 0) no-op frames for k drawn from 0..noop_max-1 (training's and evaluate's
+      noop_max is 30).
+
+    gymnasium's own Atari wrappers give the same observations (checked frame by frame over
+    whole games of Pong in tests/test_policy.py; needs ``opencv-python``)::
+
+        import ale_py, gymnasium as gym
+        from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
+        gym.register_envs(ale_py)
+        env = gym.make("ALE/Pong-v5", frameskip=1, repeat_action_probability=0.0)
+        env = AtariPreprocessing(env, frame_skip=4, screen_size=84, grayscale_obs=True,
+                                 noop_max=30, terminal_on_life_loss=False, scale_obs=False)
+        env = FrameStackObservation(env, 4, padding_type="zero")
+
+    with two differences, both at the start of a game: AtariPreprocessing presses no FIRE and
+    plays 1..noop_max no-op frames drawn from its own RNG, so its games start a few frames
+    apart from a3c_native's (``noop_max=1`` there replays ``evaluate(noop_max=0)`` exactly in
+    games where that FIRE frame changes nothing, such as Pong; elsewhere put a wrapper that
+    steps FIRE once after reset under AtariPreprocessing and use noop_max=0); and
+    FrameStackObservation's default ``padding_type="reset"`` fills the older slots of a
+    game's first 3 observations with copies of its first frame instead of black, hence
+    ``"zero"``. See the README ("A trained agent in your own loop") for the details.
+
+    Actions index the game's MINIMAL action set (``ale.getMinimalActionSet()``, what ale-py's
+    vector interface uses with ``full_action_space=False``), which is also the set, in the
+    same order, of gymnasium's ``ALE/...-v5`` envs (their default): pass them on unchanged.
+
+    Policies trained on a gymnasium ``env_fn`` take that env's observations as the training
+    adapter saw them: images uint8 ``(C, H, W)``, vectors flattened to ``(D,)`` (any real
+    dtype; converted to float32 as in training); their actions are indices ``0..n-1`` (add
+    the action space's ``start``, if it has one, before ``env.step``).
+
+    Args:
+        network: the :class:`Network` the parameters belong to.
+        params: float32 ``[network.num_params]`` parameter vector (not copied: do not modify
+            it while the policy is in use).
+        game: ale-py ROM id the policy was trained on (None for an env_fn or unknown).
+        frame_skip: emulator frames per agent step the policy was trained with (Atari).
+        seed: seeds :attr:`rng`, the generator ``act`` samples with (anything
+            ``numpy.random.default_rng`` takes; None for fresh OS entropy).
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        params: np.ndarray,
+        *,
+        game: str | None = None,
+        frame_skip: int = 4,
+        seed: SeedLike = 0,
+    ) -> None:
+        if not isinstance(network, Network):
+            msg = f"Policy(network=...) must be an a3c_native.Network, got {type(network).__name__}"
+            raise TypeError(msg)
+        if (
+            not isinstance(params, np.ndarray)
+            or params.dtype != np.float32
+            or params.shape != (network.num_params,)
+        ):
+            got = (
+                f"{params.dtype} {params.shape}"
+                if isinstance(params, np.ndarray)
+                else type(params).__name__
+            )
+            msg = (
+                f"params must be float32 of shape ({network.num_params},) for {network}, got {got}"
+            )
+            raise ValueError(msg)
+        if isinstance(frame_skip, bool) or not isinstance(frame_skip, int) or frame_skip < 1:
+            msg = f"Policy(frame_skip={frame_skip!r}) is invalid: must be an integer >= 1"
+            raise ValueError(msg)
+        self.network = network
+        self.params = np.ascontiguousarray(params)
+        self.game = game
+        self.frame_skip = frame_skip
+        self.rng: np.random.Generator = np.random.default_rng(seed)
+        """The generator ``act`` samples with when no ``rng=`` is given (replaceable)."""
+
+    @classmethod
+    def load(cls, checkpoint: str | os.PathLike[str] | Checkpoint, *, seed: SeedLike = 0) -> Policy:
+        """The policy of a checkpoint file (validated by :func:`load_checkpoint`: a bad file
+        raises CheckpointError) or of an already loaded :class:`Checkpoint`.
+
+        ``seed`` seeds the sampling generator (see the class docstring). With the same seed
+        as ``evaluate(..., seed=s)``'s game i, i.e. ``seed=[s, i]``, sampled actions replay
+        that game's draws.
+        """
+        if isinstance(checkpoint, (str, os.PathLike)):
+            checkpoint = load_checkpoint(checkpoint)
+        elif not isinstance(checkpoint, Checkpoint):
+            msg = (
+                "Policy.load() takes a checkpoint path or a Checkpoint, got "
+                f"{type(checkpoint).__name__}"
+            )
+            raise TypeError(msg)
+        config = checkpoint.config
+        game = None if config.get("env_fn") else config.get("game")
+        return cls(
+            checkpoint.network(),
+            checkpoint.params,
+            game=game,
+            frame_skip=int(config.get("frame_skip", 4)),
+            seed=seed,
+        )
+
+    arch = property(lambda self: self.network.arch, doc="Network architecture name.")
+    obs_shape = property(lambda self: self.network.obs_shape, doc="Shape of one observation.")
+    obs_dtype = property(
+        lambda self: self.network.obs_dtype,
+        doc="uint8 for the conv archs (raw pixels), float32 for 'mlp'.",
+    )
+    num_actions = property(lambda self: self.network.num_actions, doc="Number of actions.")
+
+    def act(
+        self,
+        obs: Any,
+        deterministic: bool = False,
+        *,
+        rng: np.random.Generator | None = None,
+    ) -> int | np.ndarray:
+        """Actions for one observation (an ``int``) or a batch ``[N, *obs_shape]`` (int64 ``[N]``).
+
+        deterministic=True takes the argmax of the logits (the lowest index on a tie);
+        otherwise each action is sampled from the softmax with one ``rng.random()`` draw per
+        observation, in batch order (``rng`` defaults to :attr:`rng`), so a batch of N draws
+        the same actions as N single calls.
+        """
+        logits, single = self._logits(obs)
+        if deterministic:
+            actions = np.argmax(logits, axis=1).astype(np.int64)
+        else:
+            z = logits.astype(np.float64)
+            cdf = np.cumsum(np.exp(z - z.max(axis=1, keepdims=True)), axis=1)
+            u = (self.rng if rng is None else rng).random(len(z)) * cdf[:, -1]
+            # Inverse CDF, as np.searchsorted(cdf_row, u, side="right") row by row; the clamp
+            # guards the last bin against rounding.
+            actions = np.minimum((cdf <= u[:, None]).sum(axis=1), z.shape[1] - 1).astype(np.int64)
+        return int(actions[0]) if single else actions
+
+    def probabilities(self, obs: Any) -> np.ndarray:
+        """Action probabilities (softmax of the logits, float64): ``[A]`` for one observation,
+        ``[N, A]`` for a batch."""
+        logits, single = self._logits(obs)
+        z = logits.astype(np.float64)
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        return p[0] if single else p
+
+    def value(self, obs: Any) -> float | np.ndarray:
+        """The critic's state value V(s): a ``float`` for one observation, float32 ``[N]`` for
+        a batch: the discounted return it predicts, in the (clipped, ``reward_clip``) rewards
+        it learned from, not in game score."""
+        values, single = self._forward(obs)[1:]
+        return float(values[0]) if single else values
+
+    # -----------------------------------------------------------------------------------------
+
+    def _logits(self, obs: Any) -> tuple[np.ndarray, bool]:
+        logits, _, single = self._forward(obs)
+        return logits, single
+
+    def _forward(self, obs: Any) -> tuple[np.ndarray, np.ndarray, bool]:
+        batch, single = self._as_batch(obs)
+        if len(batch) == 0:
+            return np.empty((0, self.num_actions), np.float32), np.empty(0, np.float32), False
+        logits, values = self.network.forward(self.params, batch)
+        return logits, values, single
+
+    def _as_batch(self, obs: Any) -> tuple[np.ndarray, bool]:
+        """obs as a C-contiguous [N, *obs_shape] batch of the network's dtype, and whether it
+        was a single observation. Raises TypeError (dtype) or ValueError (shape)."""
+        obs = np.asarray(obs)
+        shape = tuple(self.obs_shape)
+        if obs.shape == shape:
+            single = True
+        elif obs.ndim == len(shape) + 1 and obs.shape[1:] == shape:
+            single = False
+        else:
+            msg = (
+                f"Invalid observation shape {obs.shape}: this policy takes {shape} or "
+                f"(N, {', '.join(map(str, shape))})"
+            )
+            last3 = obs.shape[-3:]
+            if len(shape) == 3 and last3 != shape and sorted(last3) == sorted(shape):
+                msg += " (channels first: stack frames on axis 0, as FrameStackObservation does)"
+            raise ValueError(msg)
+        want = self.obs_dtype
+        if want == np.uint8:
+            if obs.dtype != np.uint8:
+                msg = (
+                    f"observations must be uint8 raw pixels (0..255; the network divides by 255 "
+                    f"itself), got {obs.dtype}: do not scale them (AtariPreprocessing's "
+                    "scale_obs=False)"
+                )
+                raise TypeError(msg)
+        elif not (np.issubdtype(obs.dtype, np.floating) or np.issubdtype(obs.dtype, np.integer)):
+            msg = f"observations must be real numbers (converted to float32), got {obs.dtype}"
+            raise TypeError(msg)
+        batch = obs[None] if single else obs
+        return np.ascontiguousarray(batch, dtype=want), single
+
+    def __repr__(self) -> str:
+        game = "" if self.game is None else f"game={self.game!r}, "
+        skip = "" if self.game is None else f", frame_skip={self.frame_skip}"
+        return (
+            f"Policy({game}arch={self.arch!r}, obs_shape={self.obs_shape}, "
+            f"num_actions={self.num_actions}{skip})"
+        )
