@@ -48,7 +48,9 @@ ActorLearner::ActorLearner(const Network& net, Env& env, const LearnerOptions& o
       rewards_(actions_.size()),
       terminals_(actions_.size()),
       returns_(actions_.size()),
+      boot_values_(env.num_envs()),
       rng_(seed, stream) {
+  live_.reserve(env.num_envs());
   A3C_REQUIRE(k_ >= 1, "an env steps ", k_, " environments: need at least 1");
   A3C_REQUIRE(opt_.t_max >= 1, "t_max=", opt_.t_max, " must be >= 1");
 }
@@ -88,8 +90,10 @@ void ActorLearner::bootstrap_and_returns(const float* theta) {
   const Index T = t_;
   // R per env: 0 after a terminal last step, else V(s_T) of the envs gathered into the slots
   // after the rollout's.
-  std::vector<float> R(k_, 0.0f);
-  std::vector<int> live;
+  std::vector<float>& R = boot_values_;
+  std::vector<int>& live = live_;
+  std::fill(R.begin(), R.end(), 0.0f);
+  live.clear();
   for (int e = 0; e < k_; ++e)
     if (T == 0 || !terminals_[(T - 1) * k_ + e]) live.push_back(e);
   if (!live.empty() && T > 0) {

@@ -97,6 +97,8 @@ class ActorLearner {
   std::vector<unsigned char> terminals_;
   std::vector<float> returns_;
   std::vector<EndedGame> ended_;
+  std::vector<float> boot_values_;     // [k] R of every env at the end of the rollout
+  std::vector<int> live_;              // envs to bootstrap
   Rng rng_;
   int t_ = 0;
 };
