@@ -4,7 +4,10 @@ counts, determinism, failure propagation, NaN handling, Ctrl-C, and a short Atar
 from __future__ import annotations
 
 import os
+import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -203,6 +206,51 @@ def test_train_ctrl_c_stops_within_a_second():
     assert r.interrupted
     assert elapsed < 1.0 + 1.0 + 2.0  # start-up + signal delay + <1 s to stop, with slack
     assert np.isfinite(r.params).all()
+
+
+# Runs train() with 64 Python envs under an address-space limit that leaves room for the
+# envs and the network (~tens of MB) but not for 64 thread stacks of 8 MiB: thread creation
+# fails part-way, as it does when a process meets its thread or memory limit. The threads
+# already started step Python envs that train() frees once the error propagates, so the pool
+# must join them first (it used to segfault here).
+_THREAD_LIMIT_SCRIPT = """
+import resource, sys
+import gymnasium as gym
+from a3c_native import A3CConfig, train
+
+def vm_bytes():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmSize:"))
+
+cfg = A3CConfig(env_fn=lambda: gym.make("CartPole-v1"), arch="mlp", threads=64,
+                total_steps=10**9, pin_threads=False)
+resource.setrlimit(resource.RLIMIT_AS, (vm_bytes() + 192 * 2**20, resource.RLIM_INFINITY))
+try:
+    train(cfg)
+except RuntimeError as e:
+    resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    print(e)
+    sys.exit(0)
+print("train() returned")
+sys.exit(1)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs RLIMIT_AS and /proc")
+def test_train_thread_that_cannot_start_raises_and_joins_the_others():
+    import resource
+
+    def stack_8mib():  # glibc sizes thread stacks from RLIMIT_STACK at process start
+        resource.setrlimit(resource.RLIMIT_STACK, (8 * 2**20, resource.getrlimit(resource.RLIMIT_STACK)[1]))
+
+    p = subprocess.run(
+        [sys.executable, "-c", _THREAD_LIMIT_SCRIPT],
+        capture_output=True, text=True, timeout=120, check=False, preexec_fn=stack_8mib,
+    )  # fmt: skip
+    assert p.returncode == 0, f"exit {p.returncode}\n{p.stdout}\n{p.stderr}"
+    m = re.fullmatch(r"could not start actor-learner thread (\d+) of 64: .+\n", p.stdout)
+    assert m, p.stdout
+    assert 1 < int(m.group(1)) <= 64, "the limit should let some threads start"
 
 
 def test_train_rejects_arch_that_does_not_fit_the_env():
