@@ -206,6 +206,53 @@ def test_empty_batch_is_handled(conv):
 
 
 # ---------------------------------------------------------------------------------------------
+# values that can only give a NaN loss, and an out= buffer that is params
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_return_rejected_naming_the_first_index(conv, bad):
+    returns = conv.returns.copy()
+    returns[2] = bad
+    returns[3] = np.nan
+    msg = _expect_error(lambda: _call_loss(conv, returns=returns), f"returns[2]={bad}")
+    assert "2 of 4 returns are NaN or inf" in msg
+
+
+@pytest.mark.parametrize("name", ["entropy_beta", "value_coef"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, -0.01, 1e39])
+def test_loss_weight_negative_or_not_finite_rejected(conv, name, bad):
+    # 1e39 is finite in float64 but inf as the core's float32
+    msg = _expect_error(lambda: _call_loss(conv, **{name: bad}), f"{name}={bad!r}", ">= 0")
+    assert "is invalid" in msg
+
+
+def test_loss_weights_zero_accepted(conv):
+    terms, grad = _call_loss(conv, entropy_beta=0.0, value_coef=0.0)
+    assert np.isfinite(terms["total"]) and np.isfinite(grad).all()
+
+
+def test_out_sharing_memory_with_params_rejected(conv):
+    net = conv.cfg.make()
+    n = conv.params.size
+    buf = np.zeros(2 * n, dtype=np.float32)
+    params = buf[:n]
+    params[:] = conv.params
+    for out in (params, buf[n // 2 : n // 2 + n], buf[1 : n + 1]):
+        assert np.shares_memory(out, params)
+        before = params.copy()
+        _expect_error(
+            lambda out=out: net.loss_and_grad(params, conv.obs, conv.actions, conv.returns, out=out),
+            "out overlaps params",
+        )
+        np.testing.assert_array_equal(params, before)
+    # The buffer right after params shares no byte with it: accepted, same gradient.
+    out = buf[n:]
+    _, grad = net.loss_and_grad(params, conv.obs, conv.actions, conv.returns, out=out)
+    assert grad is out
+    np.testing.assert_array_equal(out, _call_loss(conv)[1])
+
+
+# ---------------------------------------------------------------------------------------------
 # non-contiguous inputs: rejected with a clear message or computed exactly like a copy
 
 

@@ -109,7 +109,11 @@ class Network:
         and ``total``, and the float32 gradient of ``total``. ``actions`` are int64 or int32,
         ``returns`` float32, both of shape ``[N]``. ``out``: an optional float32
         ``[num_params]`` array the gradient is written into (and returned), to avoid
-        allocating one per call.
+        allocating one per call; it must not share memory with ``params``.
+
+        Non-finite ``returns`` (ValueError naming the first bad index), and ``entropy_beta`` or
+        ``value_coef`` that are negative or not finite, are refused: they would only produce a
+        NaN loss and gradient.
         """
         self._check_params(params)
         return self._core.loss_and_grad(
