@@ -359,6 +359,25 @@ def test_train_resume_wrong_action_count_raises(tmp_path):
         train(cartpole_cfg(total_steps=5000), resume=path)
 
 
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        ("params", r"its params array: 2 of [\d,]+ values are not finite \(first at index 3: nan\)"),
+        ("rms", r"its rms array: 2 of [\d,]+ values are negative or not finite \(first at index 3: -1\.0\)"),
+    ],
+)  # fmt: skip
+def test_train_resume_rejects_non_finite_params_or_negative_rms(tmp_path, array, message):
+    # A user-made checkpoint: valid file, but every update from it would be skipped.
+    net = Network("mlp", (4,), 2)
+    params = net.init_params(0)
+    rms = np.zeros_like(params)
+    bad = params if array == "params" else rms
+    bad[3], bad[8] = (np.nan, np.inf) if array == "params" else (-1.0, np.nan)
+    path = save_checkpoint(tmp_path / "c.npz", net, params, rms=rms, step=10)
+    with pytest.raises(CheckpointError, match=r"^cannot resume from '.*c\.npz': " + message):
+        train(cartpole_cfg(total_steps=5000), resume=path)
+
+
 def test_train_checkpoints_periodically_during_the_run(tmp_path):
     cfg = cartpole_cfg(tmp_path, total_steps=20_000, checkpoint_every_steps=2000)
     path = Path(cfg.run_dir) / "checkpoint.npz"

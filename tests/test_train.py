@@ -253,6 +253,35 @@ def test_train_thread_that_cannot_start_raises_and_joins_the_others():
     assert 1 < int(m.group(1)) <= 64, "the limit should let some threads start"
 
 
+def _mlp_params(seed: int = 0) -> np.ndarray:
+    return Network("mlp", (4,), 2, hidden=CARTPOLE["hidden"]).init_params(seed)
+
+
+def test_train_rejects_non_finite_initial_params():
+    # Every update from NaN parameters is non-finite and skipped: the run used to report
+    # success having learned nothing.
+    params = _mlp_params()
+    params[[7, 9, 100]] = [np.nan, np.inf, -np.inf]
+    with pytest.raises(ConfigError) as info:
+        train(small_cfg(), params=params)
+    assert str(info.value).startswith(
+        f"train(params=...): 3 of {params.size:,} values are not finite (first at index 7: nan)"
+    )
+
+
+@pytest.mark.parametrize(("bad", "shown"), [(-0.25, "-0.25"), (np.nan, "nan"), (np.inf, "inf")])
+def test_train_rejects_negative_or_non_finite_rms(bad, shown):
+    params = _mlp_params()
+    rms = np.zeros_like(params)
+    rms[42] = bad
+    with pytest.raises(ConfigError) as info:
+        train(small_cfg(), params=params, rms=rms)
+    assert str(info.value).startswith(
+        f"train(rms=...): 1 of {params.size:,} values are negative or not finite "
+        f"(first at index 42: {shown})"
+    )
+
+
 def test_train_rejects_arch_that_does_not_fit_the_env():
     with pytest.raises(ConfigError, match="arch='a3c' needs uint8 image"):
         train(small_cfg(arch="a3c"))

@@ -142,6 +142,38 @@ def _check_env_matches(ckpt: Checkpoint, net: Network, path: str | os.PathLike[s
             raise CheckpointError(msg)
 
 
+def _check_initial_state(
+    params: Any, rms: Any, resume: str | os.PathLike[str] | None
+) -> None:
+    """Refuse non-finite parameters and negative or non-finite RMSProp statistics up front:
+    every update computed from them is non-finite and skipped, so the run would end "done"
+    having learned nothing. (Dtype and shape are checked natively.)"""
+    for name, a in (("params", params), ("rms", rms)):
+        if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
+            continue
+        flat = a.reshape(-1)
+        ok = np.isfinite(flat) if name == "params" else np.isfinite(flat) & (flat >= 0)
+        bad = np.flatnonzero(~ok)
+        if bad.size == 0:
+            continue
+        what = "not finite" if name == "params" else "negative or not finite"
+        detail = (
+            f"{bad.size:,} of {flat.size:,} values are {what} "
+            f"(first at index {bad[0]}: {float(flat[bad[0]])!r})"
+        )
+        if resume is not None:
+            msg = f"cannot resume from {os.fspath(resume)!r}: its {name} array: {detail}"
+            raise CheckpointError(msg)
+        hint = (
+            "pass finite parameters, e.g. Network.init_params(seed)"
+            if name == "params"
+            else "RMSProp statistics are running means of squared gradients (>= 0); "
+            "pass rms=None for fresh ones"
+        )
+        msg = f"train({name}=...): {detail}; {hint}"
+        raise ConfigError(msg)
+
+
 class _StopOnSignals:
     """While the pool runs, Ctrl-C and SIGTERM stop it: train() then saves a checkpoint and
     returns with interrupted=True. The previous handlers are restored after.
@@ -300,6 +332,7 @@ def train(
     if not 0 <= start_step < cfg.total_steps:
         msg = f"start_step={start_step} must be in [0, total_steps={cfg.total_steps})"
         raise ConfigError(msg)
+    _check_initial_state(params, rms, resume)
     # Training time of the earlier runs: the lr's time schedule continues like its step count.
     start_seconds = float(ckpt.seconds) if ckpt is not None else 0.0
     envs = make_worker_envs(cfg)
