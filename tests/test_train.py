@@ -17,6 +17,7 @@ import pytest
 from gymnasium import spaces
 
 from a3c_native import A3CConfig, Network, train
+from a3c_native.checkpoint import load_checkpoint
 from a3c_native.errors import ConfigError
 
 # CartPole settings for the learning test. gamma=0.95 instead of the paper's 0.99: with
@@ -206,6 +207,49 @@ def test_train_ctrl_c_stops_within_a_second():
     assert r.interrupted
     assert elapsed < 1.0 + 1.0 + 2.0  # start-up + signal delay + <1 s to stop, with slack
     assert np.isfinite(r.params).all()
+
+
+class SigintOnCloseEnv(FailingEnv):
+    """CartPole whose close(), run by train() as it winds down, sends the process SIGINT."""
+
+    def __init__(self) -> None:
+        super().__init__(fail_at=2**62)
+
+    def close(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        self.inner.close()
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals need the main thread")
+def test_train_second_signal_during_wind_down_is_dropped(tmp_path):
+    # First SIGINT from the callback (the pool is running: it stops the run), the second and
+    # third from the envs' close(): they must neither raise nor cut the wind-down short.
+    before = signal.getsignal(signal.SIGINT)
+    sent = []
+
+    def first_ctrl_c(p):
+        if not sent:
+            sent.append(p.steps)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    cfg = small_cfg(env_fn=SigintOnCloseEnv, total_steps=10**9, log_interval_seconds=0.05,
+                    run_dir=str(tmp_path / "run"))  # fmt: skip
+    r = train(cfg, callback=first_ctrl_c)
+    assert sent and r.interrupted
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.npz").step == r.total_steps
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals need the main thread")
+def test_train_signal_after_the_run_ended_is_delivered_after_the_checkpoint(tmp_path):
+    # The run ends by its budget; a Ctrl-C during the wind-down is the user's, for whatever
+    # comes next: held until the final checkpoint is written, then delivered.
+    before = signal.getsignal(signal.SIGINT)
+    cfg = small_cfg(env_fn=SigintOnCloseEnv, total_steps=2000, run_dir=str(tmp_path / "run"))
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg)
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.npz").step >= 2000
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 # Runs train() with 64 Python envs under an address-space limit that leaves room for the
