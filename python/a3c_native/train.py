@@ -362,6 +362,7 @@ def train(
                 episodes_offset=run_dir.episodes_offset if run_dir else 0,
                 progress_bar=progress_bar,
                 tensorboard=cfg.tensorboard,
+                max_seconds=cfg.max_seconds,
             )
         if run_dir is not None:
             # A checkpoint exists from the first moment of the run: a crash at any time later
