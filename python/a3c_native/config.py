@@ -151,8 +151,8 @@ class A3CConfig:
     checkpoint_every_seconds: float = 300.0
     """Save run_dir/checkpoint.npz every this many seconds of wall time (0: not by time)."""
     tensorboard: bool = True
-    """Write TensorBoard scalars into run_dir/tb (skipped with a notice if tensorboardX is
-    missing)."""
+    """Write TensorBoard scalars into run_dir/tb (event files written directly, without
+    tensorboardX or torch)."""
 
     def __post_init__(self) -> None:
         self._check_choice("arch", ARCHS)

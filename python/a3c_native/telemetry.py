@@ -7,18 +7,19 @@ env step (DESIGN.md, "the GIL convoy"). Not here: checkpoints (checkpoint.py, tr
 Run-directory files:
     episodes.csv   wall_time,step,worker,score,length   one row per finished game; wall_time
                    is training seconds summed over resumed runs (appended to on resume)
-    tb/            TensorBoard events (tensorboardX): episode/score, episode/length (x = step),
-                   train/policy_loss, train/value_loss, train/entropy, train/lr,
-                   perf/steps_per_sec. Skipped with one logged notice if tensorboardX is absent.
+    tb/            TensorBoard events (tfevents.py, no tensorboardX or torch): episode/score,
+                   episode/length (x = step), train/policy_loss, train/value_loss,
+                   train/entropy, train/lr, perf/steps_per_sec.
 """
 
 from __future__ import annotations
 
 import csv
-import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .tfevents import EventWriter
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from .results import EpisodeRecord, Progress
 
 __all__ = ["EPISODES_CSV", "EPISODE_FIELDS", "TB_DIR", "Telemetry"]
-
-log = logging.getLogger("a3c_native")
 
 EPISODES_CSV = "episodes.csv"
 EPISODE_FIELDS = ("wall_time", "step", "worker", "score", "length")
@@ -47,7 +46,7 @@ class Telemetry:
             its percentage and ETA are those of the time budget, and it names the time left.
         seconds_offset, episodes_offset: wall time and game count of earlier (resumed) runs.
         progress_bar: show a tqdm bar on stderr.
-        tensorboard: write TensorBoard events (if tensorboardX is installed).
+        tensorboard: write TensorBoard events into run_dir/tb.
     """
 
     def __init__(
@@ -84,7 +83,7 @@ class Telemetry:
                 self._csv.writerow(EPISODE_FIELDS)
                 self._csv_file.flush()
             if tensorboard:
-                self._tb = _tensorboard_writer(run_dir / TB_DIR)
+                self._tb = EventWriter(run_dir / TB_DIR)
         if progress_bar:
             from tqdm.auto import tqdm
 
@@ -110,6 +109,7 @@ class Telemetry:
                 ("perf/steps_per_sec", p.steps_per_sec),
             ):
                 self._tb.add_scalar(tag, value, p.steps)
+            self._tb.flush()  # TensorBoard sees each update live; a few hundred bytes
         if self._bar is not None:
             end, seconds_left = self._run_end(p)
             if end != self._bar.total:
@@ -180,15 +180,3 @@ def _last_byte(path: Path) -> bytes:
 def _hms(seconds: float) -> str:
     s = int(seconds)
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
-
-
-def _tensorboard_writer(path: Path) -> Any:
-    try:
-        from tensorboardX import SummaryWriter
-    except ImportError:
-        log.warning(
-            "tensorboardX is not installed: no TensorBoard events (pip install tensorboardX)"
-        )
-        return None
-    # flush_secs: the event writer's own thread wakes this rarely; our close() flushes at the end.
-    return SummaryWriter(str(path), flush_secs=30)
