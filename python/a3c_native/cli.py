@@ -265,7 +265,7 @@ def _default_arch(env_fn: GymMake) -> str:
 @click.option(
     "--checkpoint-minutes",
     type=click.FloatRange(min=0),
-    help="Checkpoint every this many minutes [default: 5].",
+    help="Checkpoint every this many minutes [default: 1].",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.pass_context

@@ -148,8 +148,11 @@ class A3CConfig:
     checkpoint_every_steps: int = 0
     """Save run_dir/checkpoint.npz every this many agent steps (0: not by steps). Checkpoints
     are also saved at the start, at the end, on Ctrl-C and on SIGTERM."""
-    checkpoint_every_seconds: float = 300.0
-    """Save run_dir/checkpoint.npz every this many seconds of wall time (0: not by time)."""
+    checkpoint_every_seconds: float = 60.0
+    """Save run_dir/checkpoint.npz every this many seconds of wall time (0: not by time). A
+    write of the a3c net's checkpoint (Pong: 678k parameters and RMSProp statistics, 5.4 MB,
+    fsynced) takes a median 26-29 ms here, 0.05% of a minute: so a crash loses at most about
+    a minute of training."""
     tensorboard: bool = True
     """Write TensorBoard scalars into run_dir/tb (event files written directly, without
     tensorboardX or torch)."""
