@@ -241,7 +241,9 @@ def test_out_sharing_memory_with_params_rejected(conv):
         assert np.shares_memory(out, params)
         before = params.copy()
         _expect_error(
-            lambda out=out: net.loss_and_grad(params, conv.obs, conv.actions, conv.returns, out=out),
+            lambda out=out: net.loss_and_grad(
+                params, conv.obs, conv.actions, conv.returns, out=out
+            ),
             "out overlaps params",
         )
         np.testing.assert_array_equal(params, before)

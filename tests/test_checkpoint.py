@@ -326,7 +326,8 @@ def test_checkpoint_forged_array_length_rejected(saved):
     forge(path, "rms", np.concatenate([rms, rms[:3]]))
     with pytest.raises(
         CheckpointError,
-        match=rf"array 'rms': stored parameter count {net.num_params + 3}, expected {net.num_params}$",
+        match=rf"array 'rms': stored parameter count {net.num_params + 3}, "
+        rf"expected {net.num_params}$",
     ):
         load_checkpoint(path)
 
@@ -361,7 +362,8 @@ def test_checkpoint_metadata_header_claiming_terabytes_refused(saved):
         members["params"].shape, np.float32, members["params"].tobytes())})  # fmt: skip
     with pytest.raises(
         CheckpointError,
-        match=r"corrupt metadata \(stored size 4,398,046,511,104 bytes, expected at most 16,777,216\)",
+        match=r"corrupt metadata \(stored size 4,398,046,511,104 bytes, "
+        r"expected at most 16,777,216\)",
     ):
         load_checkpoint(path)
 

@@ -178,8 +178,10 @@ _NO_TORCH_SCRIPT = textwrap.dedent(
 def test_a_run_imports_neither_torch_nor_tensorboardx(tmp_path):
     fake = tmp_path / "fake" / "torch"
     fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text("class Tensor:  # what tensorboardX's writer touches\n    pass\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "fake"), os.environ.get("PYTHONPATH", "")])}
+    # tensorboardX's writer reads torch.Tensor at import time
+    (fake / "__init__.py").write_text("class Tensor:\n    pass\n")
+    path = os.pathsep.join([str(tmp_path / "fake"), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path}
     p = subprocess.run(
         [sys.executable, "-c", _NO_TORCH_SCRIPT], capture_output=True, text=True, env=env,
         timeout=120, check=False, cwd=tmp_path,

@@ -220,7 +220,9 @@ class SigintOnCloseEnv(FailingEnv):
         self.inner.close()
 
 
-@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals need the main thread")
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals need the main thread"
+)
 def test_train_second_signal_during_wind_down_is_dropped(tmp_path):
     # First SIGINT from the callback (the pool is running: it stops the run), the second and
     # third from the envs' close(): they must neither raise nor cut the wind-down short.
@@ -240,7 +242,9 @@ def test_train_second_signal_during_wind_down_is_dropped(tmp_path):
     assert signal.getsignal(signal.SIGINT) is before
 
 
-@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals need the main thread")
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals need the main thread"
+)
 def test_train_signal_after_the_run_ended_is_delivered_after_the_checkpoint(tmp_path):
     # The run ends by its budget; a Ctrl-C during the wind-down is the user's, for whatever
     # comes next: held until the final checkpoint is written, then delivered.

@@ -331,7 +331,8 @@ def _read_meta(path: Path, z: zipfile.ZipFile, members: dict[str, _Member]) -> d
         raise _fail(path, f"not an a3c_native checkpoint (no 'meta' member; has {sorted(members)})")
     m = members["meta"]
     if m.dtype != np.uint8 or len(m.shape) != 1:
-        raise _fail(path, f"corrupt metadata (stored {m.dtype} {list(m.shape)}, expected uint8 [M])")
+        got = f"{m.dtype} {list(m.shape)}"
+        raise _fail(path, f"corrupt metadata (stored {got}, expected uint8 [M])")
     if m.claimed > _MAX_META_BYTES:
         raise _fail(
             path,
@@ -357,10 +358,12 @@ def _check_array_header(path: Path, m: _Member, spec: Any, num_params: int) -> N
     if len(m.shape) != 1:
         raise _fail(path, f"array {name!r}: stored shape {m.shape}, expected ({num_params},)")
     if m.shape[0] != num_params:
-        raise _fail(path, f"array {name!r}: stored parameter count {m.shape[0]}, expected {num_params}")
-    if not isinstance(spec, dict) or str(m.dtype) != spec.get("dtype") or list(m.shape) != spec.get("shape"):
-        got = (spec.get("dtype"), spec.get("shape")) if isinstance(spec, dict) else spec
-        raise _fail(path, f"array {name!r} is {m.dtype} {list(m.shape)}, metadata says {got}")
+        raise _fail(
+            path, f"array {name!r}: stored parameter count {m.shape[0]}, expected {num_params}"
+        )
+    recorded = (spec.get("dtype"), spec.get("shape")) if isinstance(spec, dict) else spec
+    if recorded != (str(m.dtype), list(m.shape)):
+        raise _fail(path, f"array {name!r} is {m.dtype} {list(m.shape)}, metadata says {recorded}")
 
 
 def load_checkpoint(

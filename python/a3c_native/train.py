@@ -141,9 +141,7 @@ def _check_env_matches(ckpt: Checkpoint, net: Network, path: str | os.PathLike[s
             raise CheckpointError(msg)
 
 
-def _check_initial_state(
-    params: Any, rms: Any, resume: str | os.PathLike[str] | None
-) -> None:
+def _check_initial_state(params: Any, rms: Any, resume: str | os.PathLike[str] | None) -> None:
     """Refuse non-finite parameters and negative or non-finite RMSProp statistics up front:
     every update computed from them is non-finite and skipped, so the run would end "done"
     having learned nothing. (Dtype and shape are checked natively.)"""
