@@ -206,6 +206,55 @@ def test_empty_batch_is_handled(conv):
 
 
 # ---------------------------------------------------------------------------------------------
+# values that can only give a NaN loss, and an out= buffer that is params
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_return_rejected_naming_the_first_index(conv, bad):
+    returns = conv.returns.copy()
+    returns[2] = bad
+    returns[3] = np.nan
+    msg = _expect_error(lambda: _call_loss(conv, returns=returns), f"returns[2]={bad}")
+    assert "2 of 4 returns are NaN or inf" in msg
+
+
+@pytest.mark.parametrize("name", ["entropy_beta", "value_coef"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, -0.01, 1e39])
+def test_loss_weight_negative_or_not_finite_rejected(conv, name, bad):
+    # 1e39 is finite in float64 but inf as the core's float32
+    msg = _expect_error(lambda: _call_loss(conv, **{name: bad}), f"{name}={bad!r}", ">= 0")
+    assert "is invalid" in msg
+
+
+def test_loss_weights_zero_accepted(conv):
+    terms, grad = _call_loss(conv, entropy_beta=0.0, value_coef=0.0)
+    assert np.isfinite(terms["total"]) and np.isfinite(grad).all()
+
+
+def test_out_sharing_memory_with_params_rejected(conv):
+    net = conv.cfg.make()
+    n = conv.params.size
+    buf = np.zeros(2 * n, dtype=np.float32)
+    params = buf[:n]
+    params[:] = conv.params
+    for out in (params, buf[n // 2 : n // 2 + n], buf[1 : n + 1]):
+        assert np.shares_memory(out, params)
+        before = params.copy()
+        _expect_error(
+            lambda out=out: net.loss_and_grad(
+                params, conv.obs, conv.actions, conv.returns, out=out
+            ),
+            "out overlaps params",
+        )
+        np.testing.assert_array_equal(params, before)
+    # The buffer right after params shares no byte with it: accepted, same gradient.
+    out = buf[n:]
+    _, grad = net.loss_and_grad(params, conv.obs, conv.actions, conv.returns, out=out)
+    assert grad is out
+    np.testing.assert_array_equal(out, _call_loss(conv)[1])
+
+
+# ---------------------------------------------------------------------------------------------
 # non-contiguous inputs: rejected with a clear message or computed exactly like a copy
 
 
@@ -305,6 +354,71 @@ def test_smallest_valid_conv_inputs_accepted():
 def test_mlp_bad_hidden_rejected(hidden):
     with pytest.raises(ArgError, match="hidden"):
         a3c_native.Network("mlp", obs_shape=(4,), num_actions=2, hidden=hidden)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name", "got"),
+    [
+        ({"num_actions": 1.5}, "num_actions", "1.5 (float)"),  # was truncated to 1
+        ({"num_actions": 6.0}, "num_actions", "6.0 (float)"),
+        ({"num_actions": True}, "num_actions", "True (bool)"),
+        ({"num_actions": "6"}, "num_actions", "'6' (str)"),
+        ({"obs_shape": (4, 36.5, 36)}, "obs_shape[1]", "36.5 (float)"),
+        ({"obs_shape": (4, 36, True)}, "obs_shape[2]", "True (bool)"),
+        ({"obs_shape": "436"}, "obs_shape", "'436' (str)"),
+        ({"obs_shape": 36}, "obs_shape", "36 (int)"),
+    ],
+)
+def test_network_sizes_must_be_integers_not_truncated(kwargs, name, got):
+    args = {"obs_shape": (4, 36, 36), "num_actions": 6, **kwargs}
+    with pytest.raises(TypeError, match=re.escape(f"{name} must be ")) as info:
+        a3c_native.Network("a3c", **args)
+    assert got in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("hidden", "name"), [((64.0, 64), "hidden[0]"), ((64, False), "hidden[1]"), ("64", "hidden")]
+)
+def test_mlp_hidden_sizes_must_be_integers(hidden, name):
+    with pytest.raises(TypeError, match=re.escape(f"{name} must be ")):
+        a3c_native.Network("mlp", obs_shape=(4,), num_actions=2, hidden=hidden)
+
+
+def test_network_sizes_accept_numpy_integers():
+    net = a3c_native.Network(
+        "mlp", obs_shape=np.array([5]), num_actions=np.int64(3), hidden=(np.int32(8), 4)
+    )
+    assert (net.obs_shape, net.num_actions, net.hidden) == ((5,), 3, (8, 4))
+
+
+@pytest.mark.parametrize(
+    ("arch", "obs_shape", "num_actions", "hidden", "message"),
+    [
+        # 2**31 x 4 weights: the parameter count used to wrap past 2**63 or go negative
+        ("mlp", (4,), 2, (2**31, 2), r"tensor fc1\.weight \(2147483648, 4\) takes its parameter count past 2147483647"),
+        ("mlp", (4,), 2, (2**40, 2**40), r"tensor fc1\.weight .* past 2147483647"),
+        ("mlp", (1,), 1, (2**30, 1), r"tensor fc1\.bias \(1073741824,\) takes its parameter count past"),
+        ("mlp", (2**40,), 2, (2**31, 2), r"obs_shape \(1099511627776,\) is too large: more than 2147483647 values"),
+        ("a3c", (2**20, 84, 84), 6, (64, 64), r"obs_shape \(1048576, 84, 84\) is too large"),
+        ("a3c", (2**62, 2**62, 2**62), 6, (64, 64), r"obs_shape .* is too large"),  # product wraps int64
+        ("a3c", (4, 84, 84), 2**62, (64, 64), r"num_actions=4611686018427387904 is invalid: must be >= 1 and < 2147483647"),
+        ("a3c", (4, 84, 84), 2**63 - 1, (64, 64), r"num_actions=9223372036854775807 is invalid"),
+        ("a3c", (1, 2**15, 2**15), 2, (64, 64), r"tensor fc\.weight \(256, \d+\) takes its parameter count past"),
+        # params fit (2**30 + 5); one observation's activations (2 x 2**30 inputs ...) do not
+        ("mlp", (2**30,), 2, (1, 1), r"too large for arch 'mlp': one observation's activations would take more than 2147483647 floats"),
+    ],
+)  # fmt: skip
+def test_network_too_large_rejected_with_the_bound(arch, obs_shape, num_actions, hidden, message):
+    with pytest.raises(ValueError, match=message):
+        a3c_native.Network(arch, obs_shape=obs_shape, num_actions=num_actions, hidden=hidden)
+
+
+def test_network_just_below_the_bound_has_its_exact_parameter_count():
+    # Building a Network allocates no parameters, so the largest sizes can be checked here.
+    h = 2**29
+    net = a3c_native.Network("mlp", obs_shape=(1,), num_actions=1, hidden=(h, 1))
+    assert net.num_params == (h + h) + (h + 1) + (2 * 1 + 2) == 1_610_612_741
+    assert net.num_params < 2**31 - 1
 
 
 def test_unknown_reduction_lists_valid_names(conv):

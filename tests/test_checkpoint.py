@@ -4,10 +4,13 @@ resuming a run (step count, lr schedule, run-directory files), periodic and SIGT
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import json
 import os
 import signal
 import threading
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -253,6 +256,149 @@ def test_checkpoint_size_mismatch_raises(saved):
         load_checkpoint(path)
 
 
+# --- forged arrays: metadata edited to match, or .npy headers that lie -------------------------
+# The loader reads each member's dtype and shape from its .npy header and checks them against
+# the network the metadata describes, and against the zip directory, before reading its data.
+
+
+def _sha(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def forge(path: Path, name: str, a: np.ndarray) -> None:
+    """Replace array `name` and make the metadata agree with it (dtype, shape, sha256)."""
+
+    def edit(meta):
+        meta["arrays"][name] = {"dtype": str(a.dtype), "shape": list(a.shape), "sha256": _sha(a)}
+
+    rewrite(path, edit, {name: a})
+
+
+def npy(shape: tuple[int, ...], dtype, data: bytes) -> bytes:
+    """A .npy member whose header says `shape`/`dtype`, followed by `data` (any length)."""
+    buf = io.BytesIO()
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+              "shape": shape}  # fmt: skip
+    np.lib.format.write_array_header_1_0(buf, header)
+    return buf.getvalue() + data
+
+
+def write_zip(path: Path, members: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        for name, data in members.items():
+            z.writestr(name + ".npy", data)
+
+
+def members_of(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def meta_blob(meta: dict) -> bytes:
+    return json.dumps(meta).encode()
+
+
+@pytest.mark.parametrize(
+    ("name", "dtype"),
+    [("params", np.float64), ("params", np.int32), ("rms", np.float16), ("params", ">f4")],
+)
+def test_checkpoint_forged_array_dtype_rejected(saved, name, dtype):
+    path, *_ = saved
+    forge(path, name, members_of(path)[name].astype(dtype))
+    with pytest.raises(
+        CheckpointError, match=rf"array '{name}': stored dtype {np.dtype(dtype)}, expected float32$"
+    ):
+        load_checkpoint(path)
+
+
+def test_checkpoint_forged_array_shape_rejected(saved):
+    path, net, params, _ = saved
+    forge(path, "params", params.reshape(1, -1))
+    n = net.num_params
+    with pytest.raises(
+        CheckpointError, match=rf"array 'params': stored shape \(1, {n}\), expected \({n},\)$"
+    ):
+        load_checkpoint(path)
+
+
+def test_checkpoint_forged_array_length_rejected(saved):
+    path, net, _, rms = saved
+    forge(path, "rms", np.concatenate([rms, rms[:3]]))
+    with pytest.raises(
+        CheckpointError,
+        match=rf"array 'rms': stored parameter count {net.num_params + 3}, "
+        rf"expected {net.num_params}$",
+    ):
+        load_checkpoint(path)
+
+
+def test_checkpoint_header_claiming_terabytes_refused_before_allocating(saved):
+    path, net, params, _ = saved
+    members = members_of(path)
+    meta = json.loads(members["meta"].tobytes())
+    meta["arrays"]["params"]["shape"] = [2**40]  # the metadata agrees with the forged header
+    write_zip(path, {
+        "meta": npy((len(meta_blob(meta)),), np.uint8, meta_blob(meta)),
+        "params": npy((2**40,), np.float32, params.tobytes()),  # 4 TiB claimed, 2.7 MB held
+    })  # fmt: skip
+    tracemalloc.start()
+    try:
+        with pytest.raises(
+            CheckpointError,
+            match=rf"array 'params': stored parameter count {2**40}, expected {net.num_params}$",
+        ):
+            load_checkpoint(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20, f"peak allocation {peak:,} bytes while refusing the header"
+
+
+def test_checkpoint_metadata_header_claiming_terabytes_refused(saved):
+    path, *_ = saved
+    members = members_of(path)
+    blob = members["meta"].tobytes()
+    write_zip(path, {"meta": npy((2**42,), np.uint8, blob), "params": npy(
+        members["params"].shape, np.float32, members["params"].tobytes())})  # fmt: skip
+    with pytest.raises(
+        CheckpointError,
+        match=r"corrupt metadata \(stored size 4,398,046,511,104 bytes, "
+        r"expected at most 16,777,216\)",
+    ):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("name", ["meta", "params"])
+def test_checkpoint_header_disagreeing_with_zip_directory_refused(saved, name):
+    # Headers that fit every bound but claim more data than the member holds: a truncated
+    # member inside an otherwise valid zip (CRC and all).
+    path, *_ = saved
+    members = members_of(path)
+    raw = {k: npy(v.shape, v.dtype, v.tobytes()) for k, v in members.items()}
+    a = members[name]
+    raw[name] = npy(a.shape, a.dtype, a.tobytes()[:-100])
+    write_zip(path, raw)
+    held = a.nbytes - 100
+    with pytest.raises(
+        CheckpointError,
+        match=rf"member {name}\.npy is corrupt: its header claims {a.nbytes:,} data bytes, "
+        rf"the zip directory {held:,}$",
+    ):
+        load_checkpoint(path)
+
+
+def test_checkpoint_read_through_headers_still_loads_a_compressed_npz(saved):
+    # np.savez_compressed files hold the same members, deflated: sizes are checked on the
+    # uncompressed data, so such a file (e.g. re-packed by a user) still loads.
+    path, _, params, rms = saved
+    members = members_of(path)
+    np.savez_compressed(path, **members)
+    c = load_checkpoint(path)
+    np.testing.assert_array_equal(c.params, params)
+    np.testing.assert_array_equal(c.rms, rms)
+    assert c.params.flags.writeable
+
+
 def test_checkpoint_missing_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "nope.npz")
@@ -356,6 +502,25 @@ def test_train_resume_wrong_action_count_raises(tmp_path):
     net = Network("mlp", (4,), 3)
     path = save_checkpoint(tmp_path / "c.npz", net, net.init_params(0), step=10)
     with pytest.raises(CheckpointError, match=r"stored num_actions 3, expected 2"):
+        train(cartpole_cfg(total_steps=5000), resume=path)
+
+
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        ("params", r"its params array: 2 of [\d,]+ values are not finite \(first at index 3: nan\)"),
+        ("rms", r"its rms array: 2 of [\d,]+ values are negative or not finite \(first at index 3: -1\.0\)"),
+    ],
+)  # fmt: skip
+def test_train_resume_rejects_non_finite_params_or_negative_rms(tmp_path, array, message):
+    # A user-made checkpoint: valid file, but every update from it would be skipped.
+    net = Network("mlp", (4,), 2)
+    params = net.init_params(0)
+    rms = np.zeros_like(params)
+    bad = params if array == "params" else rms
+    bad[3], bad[8] = (np.nan, np.inf) if array == "params" else (-1.0, np.nan)
+    path = save_checkpoint(tmp_path / "c.npz", net, params, rms=rms, step=10)
+    with pytest.raises(CheckpointError, match=r"^cannot resume from '.*c\.npz': " + message):
         train(cartpole_cfg(total_steps=5000), resume=path)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -176,3 +177,46 @@ def test_cli_sigkill_at_random_moments_leaves_a_loadable_checkpoint(tmp_path):
         assert c.step >= last_step
         last_step = c.step
     assert last_step > 0
+
+
+@pytest.mark.parametrize("gap", [0.1, 0.15, 0.2, 0.3])
+def test_cli_second_ctrl_c_soon_after_the_first_exits_like_one(tmp_path, gap):
+    """A second Ctrl-C 0.1-0.3 s after the first lands in the wind-down (pool join, telemetry
+    close, final checkpoint, env close) or in interpreter shutdown; it used to end the CLI with
+    "Aborted!" (exit 1) or by the signal (exit -2). It must exit like one Ctrl-C: status 0, the
+    usual lines, no traceback, the final checkpoint saved."""
+    run = tmp_path / "run"
+    ckpt = run / "checkpoint.npz"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a3c_native", "train", "CartPole-v1", "--out", str(run),
+         "--steps", "1000000000", "-q", "--set", "checkpoint_every_steps=300",
+         "--set", "log_interval_seconds=0.05"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        # A checkpoint past step 0 is written by the progress callback: the pool is running.
+        deadline = time.monotonic() + 60
+        while not (ckpt.exists() and load_checkpoint(ckpt).step > 0):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the run did not start"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(gap)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{out}\n{err}"
+    assert "Traceback" not in err and "Aborted" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 3, err
+    assert lines[0].startswith("training a3c_native.cli:GymMake('CartPole-v1')"), err
+    m = re.fullmatch(r"training interrupted at step (\d+)", lines[1])
+    assert m, err
+    step = int(m.group(1))
+    assert lines[2] == f"checkpoint at step {step} saved to {ckpt}", err
+    assert out.startswith(f"interrupted at step {step:,}: "), out
+    assert load_checkpoint(ckpt).step == step
+

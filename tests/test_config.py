@@ -7,6 +7,7 @@ import dataclasses
 import inspect
 import json
 import math
+import os
 import re
 
 import gymnasium
@@ -88,6 +89,7 @@ _INVALID = [
     ("envs_per_thread", 2000),
     ("envs_per_thread", 4.0),
     ("env_threads", -1),
+    ("threads", 10_000),
     ("total_steps", 0),
     ("max_seconds", 0.0),
     ("max_seconds", -1),
@@ -144,6 +146,19 @@ def test_config_error_message_states_rule():
     with pytest.raises(ConfigError) as info:
         A3CConfig(t_max=0)
     assert str(info.value) == "A3CConfig.t_max=0 is invalid: must be an integer >= 1"
+
+
+def test_config_threads_capped_at_64_per_usable_cpu_naming_the_cpu_count():
+    # 10_000 threads used to be accepted and then spend minutes building 10_000 envs.
+    cpus = len(os.sched_getaffinity(0))
+    cap = min(64 * cpus, 4096)
+    assert A3CConfig(env_fn=_cartpole, arch="mlp", threads=cap).threads == cap
+    for bad in (cap + 1, 10_000, 2**40):
+        with pytest.raises(ConfigError) as info:
+            A3CConfig(env_fn=_cartpole, arch="mlp", threads=bad)
+        msg = str(info.value)
+        assert msg.startswith(f"A3CConfig.threads={bad} is invalid: must be <= {cap} "), msg
+        assert f"use {cpus} CPU(s)" in msg, msg
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,10 @@ counts, determinism, failure propagation, NaN handling, Ctrl-C, and a short Atar
 from __future__ import annotations
 
 import os
+import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -14,6 +17,7 @@ import pytest
 from gymnasium import spaces
 
 from a3c_native import A3CConfig, Network, train
+from a3c_native.checkpoint import load_checkpoint
 from a3c_native.errors import ConfigError
 
 # CartPole settings for the learning test. gamma=0.95 instead of the paper's 0.99: with
@@ -203,6 +207,127 @@ def test_train_ctrl_c_stops_within_a_second():
     assert r.interrupted
     assert elapsed < 1.0 + 1.0 + 2.0  # start-up + signal delay + <1 s to stop, with slack
     assert np.isfinite(r.params).all()
+
+
+class SigintOnCloseEnv(FailingEnv):
+    """CartPole whose close(), run by train() as it winds down, sends the process SIGINT."""
+
+    def __init__(self) -> None:
+        super().__init__(fail_at=2**62)
+
+    def close(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        self.inner.close()
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals need the main thread"
+)
+def test_train_second_signal_during_wind_down_is_dropped(tmp_path):
+    # First SIGINT from the callback (the pool is running: it stops the run), the second and
+    # third from the envs' close(): they must neither raise nor cut the wind-down short.
+    before = signal.getsignal(signal.SIGINT)
+    sent = []
+
+    def first_ctrl_c(p):
+        if not sent:
+            sent.append(p.steps)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    cfg = small_cfg(env_fn=SigintOnCloseEnv, total_steps=10**9, log_interval_seconds=0.05,
+                    run_dir=str(tmp_path / "run"))  # fmt: skip
+    r = train(cfg, callback=first_ctrl_c)
+    assert sent and r.interrupted
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.npz").step == r.total_steps
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals need the main thread"
+)
+def test_train_signal_after_the_run_ended_is_delivered_after_the_checkpoint(tmp_path):
+    # The run ends by its budget; a Ctrl-C during the wind-down is the user's, for whatever
+    # comes next: held until the final checkpoint is written, then delivered.
+    before = signal.getsignal(signal.SIGINT)
+    cfg = small_cfg(env_fn=SigintOnCloseEnv, total_steps=2000, run_dir=str(tmp_path / "run"))
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg)
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.npz").step >= 2000
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+# Runs train() with 64 Python envs under an address-space limit that leaves room for the
+# envs and the network (~tens of MB) but not for 64 thread stacks of 8 MiB: thread creation
+# fails part-way, as it does when a process meets its thread or memory limit. The threads
+# already started step Python envs that train() frees once the error propagates, so the pool
+# must join them first (it used to segfault here).
+_THREAD_LIMIT_SCRIPT = """
+import resource, sys
+import gymnasium as gym
+from a3c_native import A3CConfig, train
+
+def vm_bytes():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmSize:"))
+
+cfg = A3CConfig(env_fn=lambda: gym.make("CartPole-v1"), arch="mlp", threads=64,
+                total_steps=10**9, pin_threads=False)
+resource.setrlimit(resource.RLIMIT_AS, (vm_bytes() + 192 * 2**20, resource.RLIM_INFINITY))
+try:
+    train(cfg)
+except RuntimeError as e:
+    resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    print(e)
+    sys.exit(0)
+print("train() returned")
+sys.exit(1)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs RLIMIT_AS and /proc")
+def test_train_thread_that_cannot_start_raises_and_joins_the_others():
+    import resource
+
+    def stack_8mib():  # glibc sizes thread stacks from RLIMIT_STACK at process start
+        resource.setrlimit(resource.RLIMIT_STACK, (8 * 2**20, resource.getrlimit(resource.RLIMIT_STACK)[1]))
+
+    p = subprocess.run(
+        [sys.executable, "-c", _THREAD_LIMIT_SCRIPT],
+        capture_output=True, text=True, timeout=120, check=False, preexec_fn=stack_8mib,
+    )  # fmt: skip
+    assert p.returncode == 0, f"exit {p.returncode}\n{p.stdout}\n{p.stderr}"
+    m = re.fullmatch(r"could not start actor-learner thread (\d+) of 64: .+\n", p.stdout)
+    assert m, p.stdout
+    assert 1 < int(m.group(1)) <= 64, "the limit should let some threads start"
+
+
+def _mlp_params(seed: int = 0) -> np.ndarray:
+    return Network("mlp", (4,), 2, hidden=CARTPOLE["hidden"]).init_params(seed)
+
+
+def test_train_rejects_non_finite_initial_params():
+    # Every update from NaN parameters is non-finite and skipped: the run used to report
+    # success having learned nothing.
+    params = _mlp_params()
+    params[[7, 9, 100]] = [np.nan, np.inf, -np.inf]
+    with pytest.raises(ConfigError) as info:
+        train(small_cfg(), params=params)
+    assert str(info.value).startswith(
+        f"train(params=...): 3 of {params.size:,} values are not finite (first at index 7: nan)"
+    )
+
+
+@pytest.mark.parametrize(("bad", "shown"), [(-0.25, "-0.25"), (np.nan, "nan"), (np.inf, "inf")])
+def test_train_rejects_negative_or_non_finite_rms(bad, shown):
+    params = _mlp_params()
+    rms = np.zeros_like(params)
+    rms[42] = bad
+    with pytest.raises(ConfigError) as info:
+        train(small_cfg(), params=params, rms=rms)
+    assert str(info.value).startswith(
+        f"train(rms=...): 1 of {params.size:,} values are negative or not finite "
+        f"(first at index 42: {shown})"
+    )
 
 
 def test_train_rejects_arch_that_does_not_fit_the_env():

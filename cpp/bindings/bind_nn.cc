@@ -4,6 +4,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -53,10 +56,42 @@ std::vector<int> read_actions(const py::array& a, py::ssize_t n, Index num_actio
   return out;
 }
 
+// A NaN or inf return makes every gradient entry NaN: refused here, with the first bad step,
+// rather than handed back as a gradient that silently poisons an update.
 std::vector<float> read_returns(const py::array& r, py::ssize_t n) {
   require_array<float>("returns", r, {n});
   const float* p = static_cast<const float*>(r.data());
-  return std::vector<float>(p, p + n);
+  std::vector<float> out(p, p + n);
+  py::ssize_t bad = 0, first = -1;
+  for (py::ssize_t i = 0; i < n; ++i)
+    if (!std::isfinite(out[i])) {
+      if (first < 0) first = i;
+      ++bad;
+    }
+  if (bad > 0)
+    throw py::value_error("returns[" + std::to_string(first) + "]=" +
+                          py::str(py::float_(out[first])).cast<std::string>() + " is not finite (" +
+                          std::to_string(bad) + " of " + std::to_string(n) +
+                          " returns are NaN or inf): check the rewards and the bootstrap value");
+  return out;
+}
+
+// A loss weight: finite, >= 0 and representable as the core's float32.
+float read_coef(const char* name, double v) {
+  if (!(std::isfinite(v) && v >= 0 && v <= std::numeric_limits<float>::max()))
+    throw py::value_error(std::string(name) + "=" + py::str(py::float_(v)).cast<std::string>() +
+                          " is invalid: must be a finite number >= 0 (and <= 3.4e38, float32)");
+  return static_cast<float>(v);
+}
+
+// Byte ranges of two C-contiguous arrays intersect (what np.shares_memory decides for them).
+bool overlaps(const py::array& a, const py::array& b) {
+  const char* a0 = static_cast<const char*>(a.data());
+  const char* b0 = static_cast<const char*>(b.data());
+  const std::uintptr_t a_lo = reinterpret_cast<std::uintptr_t>(a0), b_lo = reinterpret_cast<std::uintptr_t>(b0);
+  const std::uintptr_t a_hi = a_lo + static_cast<std::uintptr_t>(a.nbytes());
+  const std::uintptr_t b_hi = b_lo + static_cast<std::uintptr_t>(b.nbytes());
+  return a_lo < b_hi && b_lo < a_hi;
 }
 
 }  // namespace
@@ -115,7 +150,7 @@ void register_nn(py::module_& m) {
            py::arg("params"), py::arg("obs"))
       .def("loss_and_grad",
            [](NetworkCore& n, const py::array& params, const py::array& obs, const py::array& actions,
-              const py::array& returns, float entropy_beta, float value_coef, const std::string& reduction,
+              const py::array& returns, double entropy_beta, double value_coef, const std::string& reduction,
               const py::object& out) {
              const ArchSpec& a = n.net().spec();
              require_array<float>("params", params, {n.net().num_params()});
@@ -126,7 +161,8 @@ void register_nn(py::module_& m) {
                throw py::value_error("reduction='" + reduction + "' is invalid: expected 'sum' or 'mean'");
              std::vector<int> acts = read_actions(actions, count, a.num_actions);
              std::vector<float> rets = read_returns(returns, count);
-             LossCoefs coefs{entropy_beta, value_coef, reduction == "mean"};
+             LossCoefs coefs{read_coef("entropy_beta", entropy_beta), read_coef("value_coef", value_coef),
+                             reduction == "mean"};
              // out: a caller-owned gradient buffer, overwritten (saves a 2.7 MB allocation and
              // its page faults per call); otherwise a fresh array.
              py::array grad;
@@ -136,6 +172,11 @@ void register_nn(py::module_& m) {
                grad = out.cast<py::array>();
                require_array<float>("out", grad, {n.net().num_params()});
                if (!grad.writeable()) throw py::value_error("out must be a writeable array");
+               // The backward pass reads params while it writes the gradient: an out that shares
+               // memory with params would be read half-overwritten (and params destroyed).
+               if (overlaps(grad, params))
+                 throw py::value_error("out overlaps params (they share memory): the gradient would be "
+                                       "written over the parameters; pass a separate array");
              }
              const float* p = static_cast<const float*>(params.data());
              const void* o = obs.data();

@@ -201,11 +201,21 @@ class Trainer {
   }
   std::int64_t steps() const { return pool_ ? opt_.start_step + pool_->steps_done() : opt_.start_step; }
 
+  // Asks the pool to stop, as a budget would: for Python signal handlers, which run on the
+  // main thread inside run()'s wait loop (PyErr_CheckSignals) and must not raise there, or the
+  // exception could surface anywhere in the caller's wind-down. Before run(), the request
+  // is kept and the run stops as soon as it starts.
+  void request_stop() {
+    stop_requested_ = true;
+    if (pool_) pool_->request_stop();
+  }
+
   py::dict run(const py::list& envs_in, const py::object& callback, double interval) {
     A3C_REQUIRE(!pool_, "a Trainer runs once; make a new one to continue (resume)");
     A3C_REQUIRE(interval > 0, "interval=", interval, " must be > 0");
     auto envs = std::make_unique<RunEnvs>(envs_in, net_.net().spec());
     pool_ = std::make_unique<Pool>(net_.net(), *shared_, envs->raw, opt_);
+    if (stop_requested_) pool_->request_stop();
     std::exception_ptr main_error;
     bool stopped_by_callback = false, interrupted = false;
     {
@@ -253,7 +263,8 @@ class Trainer {
     envs.reset();
     if (std::exception_ptr e = pool_->error()) std::rethrow_exception(e);
     if (main_error) std::rethrow_exception(main_error);
-    py::dict result = stats_dict(pool_->collect(true), false);
+    py::dict result = stats_dict(pool_->collect(true), true);  // losses since the last callback
+    result["lr"] = scheduled_lr(opt_, opt_.start_step + pool_->steps_done(), opt_.start_seconds + pool_->seconds());
     result["run_steps"] = pool_->steps_done();
     result["steps"] = opt_.start_step + pool_->steps_done();
     result["seconds"] = pool_->seconds();
@@ -277,6 +288,7 @@ class Trainer {
   TrainOptions opt_;
   std::unique_ptr<SharedParams> shared_;
   std::unique_ptr<Pool> pool_;
+  bool stop_requested_ = false;  // main thread only (GIL held)
 };
 
 }  // namespace
@@ -325,6 +337,8 @@ void register_train(py::module_& m) {
       .def("run", &Trainer::run, py::arg("envs"), py::arg("callback"), py::arg("interval"))
       .def("params", &Trainer::params, "Copy of the shared parameters (a Hogwild read during a run).")
       .def("rms", &Trainer::rms, "Copy of the shared RMSProp statistics.")
+      .def("request_stop", &Trainer::request_stop,
+           "Stop the run as a budget would (safe from a signal handler; never blocks).")
       .def_property_readonly("steps", &Trainer::steps);
 }
 

@@ -35,6 +35,40 @@ void add_linear(ArchSpec& a, const std::string& name, Index in, Index out) {
   a.hidden.push_back(l);
 }
 
+// Rejects an observation with more than kMaxElements values: every conv output, im2col
+// matrix and flatten is then at most a small multiple of that, far from overflowing Index.
+void require_obs_size(const std::vector<Index>& obs_shape) {
+  Index size = 1;
+  bool fits = true;
+  for (Index d : obs_shape) fits = fits && size_mul(size, d, &size);
+  A3C_REQUIRE(fits, "obs_shape ", shape_str(obs_shape), " is too large: more than ", kMaxElements,
+              " values in one observation (the limit, 8 GiB of float32 per buffer)");
+}
+
+// Floats one observation takes in a Workspace (network.cc): kept activations and their
+// gradients, plus the largest layer's scratch; summed under the same kMaxElements bound.
+void require_workspace(const ArchSpec& a) {
+  Index total = 0;
+  bool fits = true;
+  auto add = [&](Index x, Index y) {
+    Index p = 0;
+    fits = fits && size_mul(x, y, &p) && p <= kMaxElements - total;
+    if (fits) total += p;
+  };
+  add(a.obs_size(), 2);  // the kept observation and the first layer's float image
+  for (const auto& c : a.convs) {
+    add(c.p(), 2 * c.cout);  // output (kept) and its gradient
+    if (!c.s2d) add(c.p(), 2 * c.k());  // im2col matrix and its gradient
+    if (c.s2d) add(c.s2d_rows(), c.cout);
+  }
+  add(a.flat_size(), 2);
+  for (const auto& l : a.hidden) add(l.out, 2);
+  add(a.heads.out, 2);
+  A3C_REQUIRE(fits, "obs_shape ", shape_str(a.obs_shape), " is too large for arch '", a.name,
+              "': one observation's activations would take more than ", kMaxElements,
+              " floats (the limit, 8 GiB per buffer)");
+}
+
 }  // namespace
 
 const std::vector<std::string>& arch_names() {
@@ -67,7 +101,8 @@ ArchSpec make_arch(const std::string& name, std::vector<Index> obs_shape, Index 
   const auto& names = arch_names();
   if (std::find(names.begin(), names.end(), name) == names.end())
     throw std::invalid_argument("unknown arch '" + name + "': expected one of 'a3c', 'nature', 'mlp'");
-  A3C_REQUIRE(num_actions >= 1, "num_actions=", num_actions, " is invalid: must be >= 1");
+  A3C_REQUIRE(num_actions >= 1 && num_actions < kMaxElements, "num_actions=", num_actions,
+              " is invalid: must be >= 1 and < ", kMaxElements);
   ArchSpec a;
   a.name = name;
   a.num_actions = num_actions;
@@ -77,17 +112,20 @@ ArchSpec make_arch(const std::string& name, std::vector<Index> obs_shape, Index 
                 obs_shape.empty() ? std::string("none") : shape_str(obs_shape));
     A3C_REQUIRE(hidden.size() == 2 && hidden[0] >= 1 && hidden[1] >= 1,
                 "arch 'mlp' needs hidden=(h0, h1) with both sizes >= 1, got ", shape_str(hidden));
+    require_obs_size(obs_shape);
     a.obs_shape = obs_shape;
     a.obs_u8 = false;
     add_linear(a, "fc1", obs_shape[0], hidden[0]);
     add_linear(a, "fc2", hidden[0], hidden[1]);
     add_heads(a, hidden[1]);
+    require_workspace(a);
     return a;
   }
 
   if (obs_shape.empty()) obs_shape = {4, 84, 84};
   A3C_REQUIRE(obs_shape.size() == 3 && obs_shape[0] >= 1 && obs_shape[1] >= 1 && obs_shape[2] >= 1,
               "arch '", name, "' needs obs_shape=(C, H, W) with positive sizes, got ", shape_str(obs_shape));
+  require_obs_size(obs_shape);
   a.obs_shape = obs_shape;
   a.obs_u8 = true;
   const std::vector<ConvDef> defs = name == "a3c"
@@ -122,6 +160,7 @@ ArchSpec make_arch(const std::string& name, std::vector<Index> obs_shape, Index 
   }
   add_linear(a, "fc", c * h * w, fc_out);
   add_heads(a, fc_out);
+  require_workspace(a);
   return a;
 }
 

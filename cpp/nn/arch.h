@@ -66,7 +66,8 @@ const std::vector<std::string>& arch_names();
 
 // obs_shape empty means the arch's default ((4,84,84) for conv archs; required for mlp).
 // hidden: the mlp's two hidden sizes (ignored by conv archs). Throws std::invalid_argument
-// naming the problem for an unknown arch, a too-small image or non-positive sizes.
+// naming the problem for an unknown arch, a too-small image, non-positive sizes, or sizes
+// whose parameter count or per-observation workspace would pass kMaxElements (layout.h).
 ArchSpec make_arch(const std::string& name, std::vector<Index> obs_shape, Index num_actions,
                    std::vector<Index> hidden);
 

@@ -16,6 +16,23 @@
 
 namespace a3c {
 
+// The largest parameter count of a network, and the largest number of floats one
+// observation's activations and scratch may take (Workspace): 2^31 - 1 elements, 8 GiB of
+// float32 per buffer. Any Atari net is far below (the nature net has 1.7M parameters); a
+// size past it is a typo, and sizes are only ever multiplied once bounded by it, so no
+// product of two of them can overflow 64 bits.
+constexpr Index kMaxElements = 2147483647;
+
+// *out = a * b for sizes a, b >= 0, or false (out untouched) when the product would exceed
+// kMaxElements. Each operand is bounded before the multiply: (2^31 - 1)^2 < 2^63.
+inline bool size_mul(Index a, Index b, Index* out) {
+  if (a > kMaxElements || b > kMaxElements) return false;
+  const Index p = a * b;
+  if (p > kMaxElements) return false;
+  *out = p;
+  return true;
+}
+
 struct TensorSpec {
   std::string name;          // PyTorch state-dict key, e.g. "conv1.weight"
   std::vector<Index> shape;  // e.g. {16, 4, 8, 8}
@@ -25,7 +42,8 @@ struct TensorSpec {
 
 class ParamLayout {
  public:
-  // Appends a tensor after the last one; returns its offset.
+  // Appends a tensor after the last one; returns its offset. Throws std::invalid_argument
+  // when the tensor would take the total past kMaxElements.
   Index add(const std::string& name, std::vector<Index> shape);
   const std::vector<TensorSpec>& tensors() const { return tensors_; }
   const TensorSpec& at(const std::string& name) const;

@@ -66,9 +66,29 @@ Pool::~Pool() {
 void Pool::start() {
   A3C_CHECK(threads_.empty(), "pool started twice");
   t0_ = now_seconds();
-  running_ = opt_.threads;
   threads_.reserve(opt_.threads);
-  for (int i = 0; i < opt_.threads; ++i) threads_.emplace_back([this, i] { run(i); });
+  for (int i = 0; i < opt_.threads; ++i) {
+    {
+      // Counted before the thread exists, so its exit can never see running_ below 0.
+      std::lock_guard<std::mutex> lock(done_mu_);
+      ++running_;
+    }
+    try {
+      threads_.emplace_back([this, i] { run(i); });
+    } catch (const std::exception& e) {  // std::system_error: out of threads or memory
+      {
+        std::lock_guard<std::mutex> lock(done_mu_);
+        --running_;
+      }
+      // The threads already running use the envs and buffers the caller frees once this
+      // throws: stop and join them here, never leave them running behind the error.
+      request_stop();
+      join();
+      throw std::runtime_error(str_cat("could not start actor-learner thread ", i + 1, " of ",
+                                       opt_.threads, ": ", e.what(),
+                                       " (the process's thread or memory limit; use fewer threads)"));
+    }
+  }
 }
 
 void Pool::request_stop() { stop_.store(true, std::memory_order_relaxed); }

@@ -77,6 +77,9 @@ class Pool {
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
+  // Starts the worker threads. If thread i cannot be started, the threads already running
+  // are stopped and joined and std::runtime_error "could not start actor-learner thread i of
+  // N: <reason>" is thrown (i counted from 1).
   void start();
   void request_stop();
   // Waits up to `seconds` for every worker to finish; true if they all have.

@@ -3,8 +3,11 @@
 Owns the file format, `save_checkpoint` / `load_checkpoint` and their validation. Not here:
 when to save (train.py) and what to do with a loaded checkpoint (train.py, evaluate.py).
 
-Format (version 1): an uncompressed NumPy ``.npz`` (a zip of ``.npy`` members), read with
-``allow_pickle=False`` so a file from a stranger cannot run code:
+Format (version 1): an uncompressed NumPy ``.npz`` (a zip of ``.npy`` members), written by
+``np.savez``. The loader reads it member by member: each ``.npy`` header is parsed first and
+object dtypes are refused (a file from a stranger cannot run code), and an array's data is
+read only once its dtype, shape and size agree with the network the metadata describes and
+with the zip directory (a forged header cannot make it allocate terabytes):
     meta    uint8 [M]   UTF-8 JSON: format, format_version, package_version, arch, obs_shape,
                         num_actions, hidden, layout_sha256, step, seconds, episodes, config,
                         created, system, and sha256 + dtype + shape of every array below
@@ -19,11 +22,13 @@ import contextlib
 import datetime as _dt
 import hashlib
 import json
+import math
 import os
 import platform
 import sys
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,27 +229,141 @@ def _fail(path: Path, what: str) -> CheckpointError:
     return CheckpointError(f"checkpoint {str(path)!r}: {what}")
 
 
-def _read_members(path: Path) -> dict[str, np.ndarray]:
+# The JSON metadata takes a few kB (the config is most of it); a header claiming more than this
+# is corrupt or hostile, and is refused before anything is allocated for it.
+_MAX_META_BYTES = 16 * 2**20
+# Zip and .npy reading errors: all mean a damaged file.
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError)
+
+
+@dataclass(frozen=True)
+class _Member:
+    """One ``.npy`` member: its header parsed, its data not read yet."""
+
+    name: str  # without ".npy"
+    info: zipfile.ZipInfo
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    data_offset: int  # bytes of magic and header before the data
+
+    @property
+    def claimed(self) -> int:
+        """Data bytes the header claims (Python ints: no overflow for forged shapes)."""
+        return math.prod(self.shape) * self.dtype.itemsize
+
+    @property
+    def stored(self) -> int:
+        """Data bytes the zip directory says the member holds (uncompressed)."""
+        return self.info.file_size - self.data_offset
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
     with path.open("rb") as f:  # FileNotFoundError/IsADirectoryError propagate as they are
         magic = f.read(4)
     if not magic:
         raise _fail(path, "empty file (truncated to 0 bytes)")
     if magic != b"PK\x03\x04":
         raise _fail(path, "not an a3c_native checkpoint (not an .npz zip archive)")
-    try:  # our own file object: np.load leaks its own when the zip is unreadable
-        with path.open("rb") as f, np.load(f, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except ValueError as e:
-        if "pickle" in str(e):
-            raise _fail(path, f"holds pickled objects, refused ({e})") from None
-        raise _fail(path, f"corrupt or truncated ({e})") from None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as e:
+    try:
+        return zipfile.ZipFile(path)
+    except _READ_ERRORS as e:
         raise _fail(path, f"corrupt or truncated ({type(e).__name__}: {e})") from None
+
+
+def _read_header(path: Path, z: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Member:
+    """Parse a member's .npy header only (numpy bounds the header itself to 10 kB)."""
+    name = info.filename[: -len(".npy")]
+    try:
+        with z.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, _fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise ValueError(f".npy format version {version} is not supported")
+            offset = f.tell()
+    except _READ_ERRORS as e:
+        raise _fail(path, f"member {info.filename} is corrupt ({type(e).__name__}: {e})") from None
+    if dtype.hasobject:
+        raise _fail(path, f"member {info.filename} holds pickled objects, refused")
+    return _Member(name, info, dtype, tuple(int(d) for d in shape), offset)
+
+
+def _read_members(path: Path, z: zipfile.ZipFile) -> dict[str, _Member]:
+    members = {}
+    for info in z.infolist():
+        if info.filename.endswith(".npy"):
+            m = _read_header(path, z, info)
+            members[m.name] = m
+    return members
+
+
+def _read_data(path: Path, z: zipfile.ZipFile, m: _Member) -> np.ndarray:
+    """The member's array. Only called once its header's dtype and shape were checked against
+    what is expected, so the allocation below is bounded by that, never by the header alone."""
+    if m.claimed != m.stored:
+        raise _fail(
+            path,
+            f"member {m.info.filename} is corrupt: its header claims {m.claimed:,} data bytes, "
+            f"the zip directory {m.stored:,}",
+        )
+    a = np.empty(m.shape, dtype=m.dtype)
+    try:
+        with z.open(m.info) as f:
+            f.read(m.data_offset)
+            got = f.readinto(memoryview(a).cast("B")) if a.nbytes else 0
+            # Reading to the end makes zipfile check the member's CRC-32.
+            if got != a.nbytes or f.read(1):
+                raise EOFError(f"{got:,} of {a.nbytes:,} data bytes")
+    except _READ_ERRORS as e:
+        raise _fail(path, f"corrupt or truncated ({type(e).__name__}: {e})") from None
+    return a
 
 
 def _check_equal(path: Path, name: str, stored: Any, expected: Any) -> None:
     if expected is not None and stored != expected:
         raise _fail(path, f"stored {name} {stored!r}, expected {expected!r}")
+
+
+def _read_meta(path: Path, z: zipfile.ZipFile, members: dict[str, _Member]) -> dict[str, Any]:
+    if "meta" not in members:
+        raise _fail(path, f"not an a3c_native checkpoint (no 'meta' member; has {sorted(members)})")
+    m = members["meta"]
+    if m.dtype != np.uint8 or len(m.shape) != 1:
+        got = f"{m.dtype} {list(m.shape)}"
+        raise _fail(path, f"corrupt metadata (stored {got}, expected uint8 [M])")
+    if m.claimed > _MAX_META_BYTES:
+        raise _fail(
+            path,
+            f"corrupt metadata (stored size {m.claimed:,} bytes, expected at most "
+            f"{_MAX_META_BYTES:,})",
+        )
+    blob = _read_data(path, z, m)
+    try:
+        meta = json.loads(blob.tobytes().decode("utf-8"))
+        if not isinstance(meta, dict):
+            raise ValueError("meta is not a JSON object")
+    except ValueError as e:
+        raise _fail(path, f"corrupt metadata ({e})") from None
+    return meta
+
+
+def _check_array_header(path: Path, m: _Member, spec: Any, num_params: int) -> None:
+    """The member's stored dtype and shape, from its header, against the network's (then
+    against the metadata's record of them), before a byte of its data is read."""
+    name = m.name
+    if m.dtype != np.float32:
+        raise _fail(path, f"array {name!r}: stored dtype {m.dtype}, expected float32")
+    if len(m.shape) != 1:
+        raise _fail(path, f"array {name!r}: stored shape {m.shape}, expected ({num_params},)")
+    if m.shape[0] != num_params:
+        raise _fail(
+            path, f"array {name!r}: stored parameter count {m.shape[0]}, expected {num_params}"
+        )
+    recorded = (spec.get("dtype"), spec.get("shape")) if isinstance(spec, dict) else spec
+    if recorded != (str(m.dtype), list(m.shape)):
+        raise _fail(path, f"array {name!r} is {m.dtype} {list(m.shape)}, metadata says {recorded}")
 
 
 def load_checkpoint(
@@ -259,74 +378,61 @@ def load_checkpoint(
     Checks, each failing with :class:`CheckpointError` (a ValueError): the file is a zip of
     ``.npy`` members without pickled objects (corrupt, truncated, foreign files); it carries
     our metadata with a format version this build reads (newer formats are refused); every
-    array matches its stored sha256, dtype and shape; the parameter count and layout hash
-    match this build's network for the stored arch; and, when given, the expected `arch`,
-    `num_actions` and `obs_shape` ("stored X, expected Y"). A missing file raises
-    FileNotFoundError.
+    array's dtype and shape, read from its ``.npy`` header before its data, are float32 and
+    the stored network's parameter count, agree with the metadata and with the member's size
+    in the zip directory (so no header can make the loader allocate more than the network
+    needs); every array matches its stored sha256; the layout hash matches this build's
+    network for the stored arch; and, when given, the expected `arch`, `num_actions` and
+    `obs_shape` ("stored X, expected Y"). A missing file raises FileNotFoundError.
     """
     path = Path(path)
-    members = _read_members(path)
-    if "meta" not in members:
-        raise _fail(path, f"not an a3c_native checkpoint (no 'meta' member; has {sorted(members)})")
-    blob = members["meta"]
-    try:
-        if blob.dtype != np.uint8 or blob.ndim != 1:
-            raise ValueError(f"meta is {blob.dtype} {blob.shape}")
-        meta = json.loads(blob.tobytes().decode("utf-8"))
-        if not isinstance(meta, dict):
-            raise ValueError("meta is not a JSON object")
-    except ValueError as e:
-        raise _fail(path, f"corrupt metadata ({e})") from None
-    if meta.get("format") != FORMAT:
-        raise _fail(path, f"not an a3c_native checkpoint (format {meta.get('format')!r})")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version < 1:
-        raise _fail(path, f"invalid format_version {version!r}")
-    if version > FORMAT_VERSION:
-        raise _fail(
-            path,
-            f"stored format version {version}, expected <= {FORMAT_VERSION} "
-            f"(written by a3c_native {meta.get('package_version', '?')}): upgrade a3c_native",
-        )
-    try:
-        specs = meta["arrays"]
-        stored_arch = str(meta["arch"])
-        stored_obs = tuple(int(d) for d in meta["obs_shape"])
-        stored_actions = int(meta["num_actions"])
-        hidden = tuple(int(h) for h in meta["hidden"])
-        step = int(meta["step"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise _fail(path, f"corrupt metadata (missing or invalid {e})") from None
-    for name in _ARRAYS:
-        if name in specs and name not in members:
-            raise _fail(path, f"array {name!r} listed in the metadata is missing")
-        if name not in specs:
-            continue
-        a = members[name]
-        spec = specs[name]
-        if str(a.dtype) != spec.get("dtype") or list(a.shape) != spec.get("shape"):
+    with _open_zip(path) as z:
+        members = _read_members(path, z)
+        meta = _read_meta(path, z, members)
+        if meta.get("format") != FORMAT:
+            raise _fail(path, f"not an a3c_native checkpoint (format {meta.get('format')!r})")
+        version = meta.get("format_version")
+        if not isinstance(version, int) or version < 1:
+            raise _fail(path, f"invalid format_version {version!r}")
+        if version > FORMAT_VERSION:
             raise _fail(
                 path,
-                f"array {name!r} is {a.dtype} {list(a.shape)}, metadata says "
-                f"{spec.get('dtype')} {spec.get('shape')}",
+                f"stored format version {version}, expected <= {FORMAT_VERSION} "
+                f"(written by a3c_native {meta.get('package_version', '?')}): upgrade a3c_native",
             )
-        if _sha256(a) != spec.get("sha256"):
-            raise _fail(path, f"array {name!r} is corrupt (sha256 mismatch)")
-    if "params" not in specs:
-        raise _fail(path, "no 'params' array")
-    _check_equal(path, "arch", stored_arch, arch)
-    _check_equal(path, "num_actions", stored_actions, num_actions)
-    _check_equal(path, "obs_shape", stored_obs, None if obs_shape is None else tuple(obs_shape))
-    try:
-        net = Network(stored_arch, stored_obs, stored_actions, hidden=hidden)
-    except ValueError as e:
-        raise _fail(path, f"describes a network this build cannot make ({e})") from None
-    _check_equal(path, "parameter count", int(members["params"].size), net.num_params)
+        try:
+            specs = dict(meta["arrays"])
+            stored_arch = str(meta["arch"])
+            stored_obs = tuple(int(d) for d in meta["obs_shape"])
+            stored_actions = int(meta["num_actions"])
+            hidden = tuple(int(h) for h in meta["hidden"])
+            step = int(meta["step"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise _fail(path, f"corrupt metadata (missing or invalid {e})") from None
+        if "params" not in specs:
+            raise _fail(path, "no 'params' array")
+        _check_equal(path, "arch", stored_arch, arch)
+        _check_equal(path, "num_actions", stored_actions, num_actions)
+        _check_equal(path, "obs_shape", stored_obs, None if obs_shape is None else tuple(obs_shape))
+        try:
+            net = Network(stored_arch, stored_obs, stored_actions, hidden=hidden)
+        except (TypeError, ValueError) as e:
+            raise _fail(path, f"describes a network this build cannot make ({e})") from None
+        arrays: dict[str, np.ndarray] = {}
+        for name in _ARRAYS:
+            if name not in specs:
+                continue
+            if name not in members:
+                raise _fail(path, f"array {name!r} listed in the metadata is missing")
+            _check_array_header(path, members[name], specs[name], net.num_params)
+            a = _read_data(path, z, members[name])
+            if _sha256(a) != specs[name].get("sha256"):
+                raise _fail(path, f"array {name!r} is corrupt (sha256 mismatch)")
+            arrays[name] = a
     _check_equal(path, "layout hash", meta.get("layout_sha256"), layout_hash(net))
-    rms = members.get("rms") if "rms" in specs else None
     return Checkpoint(
-        params=members["params"],
-        rms=rms,
+        params=arrays["params"],
+        rms=arrays.get("rms"),
         step=step,
         arch=stored_arch,
         obs_shape=stored_obs,

@@ -16,7 +16,9 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -259,11 +261,12 @@ _envs_option = click.option(
 @click.option(
     "--checkpoint-minutes",
     type=click.FloatRange(min=0),
-    help="Checkpoint every this many minutes [default: 5].",
+    help="Checkpoint every this many minutes [default: 1].",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train(game: str | None, threads: int | None, envs_per_thread: int | None, preset: str | None,
-          steps: int | None, minutes: float | None,
+@click.pass_context
+def train(ctx: click.Context, game: str | None, threads: int | None, envs_per_thread: int | None,
+          preset: str | None, steps: int | None, minutes: float | None,
           out: Path | None, config_file: Path | None, sets: tuple[str, ...], resume: Path | None,
           arch: str | None, seed: int | None, lr: float | None, checkpoint_minutes: float | None,
           quiet: bool) -> None:  # fmt: skip
@@ -294,7 +297,10 @@ def train(game: str | None, threads: int | None, envs_per_thread: int | None, pr
     verb = f"resuming {resume} on" if resume else "training"
     log.info("%s %s: %s, %d threads x %d envs, %s steps -> %s", verb, what, cfg.arch, cfg.threads,
              cfg.envs_per_thread, f"{cfg.total_steps:,}", cfg.run_dir)  # fmt: skip
-    result = run_training(cfg, resume=resume, progress_bar=not quiet)
+    try:
+        result = run_training(cfg, resume=resume, progress_bar=not quiet)
+    finally:
+        _ignore_late_signals(ctx)
     ckpt = Path(cfg.run_dir) / "checkpoint.npz"  # type: ignore[arg-type]
     score = result.mean_score()
     click.echo(
@@ -573,6 +579,27 @@ def bench(game: str, seconds: float, thread_counts: tuple[int, ...], envs_per_th
                    f"{tm.get('net', 0):>6.1f}  {tm.get('gil_wait', 0):>10.2f}")  # fmt: skip
 
 
+def _ignore_late_signals(ctx: click.Context) -> None:
+    """Ignore Ctrl-C and SIGTERM once train() has returned (its checkpoint saved).
+
+    All that is left is printing and exiting (interpreter shutdown takes ~0.1-0.2 s), and a
+    late signal, typically an impatient second Ctrl-C, would turn the clean exit into
+    "Aborted!" or a signal exit status. train() itself ignores it during its wind-down. Kept
+    until the process exits when the CLI is the program (main()); otherwise (in-process, e.g.
+    click's CliRunner) the previous handlers come back with the command's end.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    if not (ctx.find_root().obj or {}).get("program"):
+
+        def restore() -> None:
+            for s, h in old.items():
+                signal.signal(s, h if h is not None else signal.SIG_DFL)
+
+        ctx.call_on_close(restore)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``a3c-native`` console script and ``python -m a3c_native``."""
-    cli.main(args=argv, prog_name="a3c-native")
+    cli.main(args=argv, prog_name="a3c-native", obj={"program": True})

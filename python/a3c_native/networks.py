@@ -7,7 +7,8 @@ modules through :meth:`Network.to_state_dict` / :meth:`Network.from_state_dict`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from numbers import Integral
 from typing import NamedTuple
 
 import numpy as np
@@ -50,9 +51,11 @@ class Network:
         if arch not in ARCHS:
             msg = f"unknown arch {arch!r}: expected one of {', '.join(map(repr, ARCHS))}"
             raise ValueError(msg)
-        shape = [] if obs_shape is None else [int(s) for s in obs_shape]
-        self._core = _core.NetworkCore(arch, shape, int(num_actions), [int(h) for h in hidden])
-        self.hidden = tuple(int(h) for h in hidden) if arch == "mlp" else None
+        shape = [] if obs_shape is None else _sizes("obs_shape", obs_shape)
+        sizes = _sizes("hidden", hidden)
+        # Ranges (>= 1, the 2**31 - 1 bound on parameters and activations) are checked natively.
+        self._core = _core.NetworkCore(arch, shape, _size("num_actions", num_actions), sizes)
+        self.hidden = tuple(sizes) if arch == "mlp" else None
         self.layout = [TensorInfo(n, tuple(s), o, z) for n, s, o, z in self._core.layout]
         self._by_name = {t.name: t for t in self.layout}
 
@@ -106,7 +109,11 @@ class Network:
         and ``total``, and the float32 gradient of ``total``. ``actions`` are int64 or int32,
         ``returns`` float32, both of shape ``[N]``. ``out``: an optional float32
         ``[num_params]`` array the gradient is written into (and returned), to avoid
-        allocating one per call.
+        allocating one per call; it must not share memory with ``params``.
+
+        Non-finite ``returns`` (ValueError naming the first bad index), and ``entropy_beta`` or
+        ``value_coef`` that are negative or not finite, are refused: they would only produce a
+        NaN loss and gradient.
         """
         self._check_params(params)
         return self._core.loss_and_grad(
@@ -158,3 +165,18 @@ class Network:
             f"Network(arch={self.arch!r}, obs_shape={self.obs_shape}, "
             f"num_actions={self.num_actions}, num_params={self.num_params})"
         )
+
+
+def _size(name: str, value: object) -> int:
+    # int() would truncate 1.5 to 1 and accept True as 1: a size must already be an integer.
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        msg = f"{name} must be an integer, got {value!r} ({type(value).__name__})"
+        raise TypeError(msg)
+    return int(value)
+
+
+def _sizes(name: str, values: object) -> list[int]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        msg = f"{name} must be a sequence of integers, got {values!r} ({type(values).__name__})"
+        raise TypeError(msg)
+    return [_size(f"{name}[{i}]", v) for i, v in enumerate(values)]

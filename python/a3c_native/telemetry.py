@@ -7,18 +7,19 @@ env step (DESIGN.md, "the GIL convoy"). Not here: checkpoints (checkpoint.py, tr
 Run-directory files:
     episodes.csv   wall_time,step,worker,score,length   one row per finished game; wall_time
                    is training seconds summed over resumed runs (appended to on resume)
-    tb/            TensorBoard events (tensorboardX): episode/score, episode/length (x = step),
-                   train/policy_loss, train/value_loss, train/entropy, train/lr,
-                   perf/steps_per_sec. Skipped with one logged notice if tensorboardX is absent.
+    tb/            TensorBoard events (tfevents.py, no tensorboardX or torch): episode/score,
+                   episode/length (x = step), train/policy_loss, train/value_loss,
+                   train/entropy, train/lr, perf/steps_per_sec.
 """
 
 from __future__ import annotations
 
 import csv
-import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .tfevents import EventWriter
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from .results import EpisodeRecord, Progress
 
 __all__ = ["EPISODES_CSV", "EPISODE_FIELDS", "TB_DIR", "Telemetry"]
-
-log = logging.getLogger("a3c_native")
 
 EPISODES_CSV = "episodes.csv"
 EPISODE_FIELDS = ("wall_time", "step", "worker", "score", "length")
@@ -39,11 +38,15 @@ class Telemetry:
 
     Args:
         run_dir: where episodes.csv and tb/ go (None: progress bar only).
-        total_steps: the run's step budget (the bar's total).
+        total_steps: the run's step budget (the bar's total unless max_seconds binds).
         start_step: global step the run starts from (resumed runs start > 0).
+        max_seconds: the run's time budget (A3CConfig.max_seconds, counted like
+            Progress.seconds), or None. When, at the current speed, it ends the run before
+            total_steps, the bar counts toward the step reached at the time limit instead, so
+            its percentage and ETA are those of the time budget, and it names the time left.
         seconds_offset, episodes_offset: wall time and game count of earlier (resumed) runs.
         progress_bar: show a tqdm bar on stderr.
-        tensorboard: write TensorBoard events (if tensorboardX is installed).
+        tensorboard: write TensorBoard events into run_dir/tb.
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class Telemetry:
         episodes_offset: int = 0,
         progress_bar: bool = False,
         tensorboard: bool = True,
+        max_seconds: float | None = None,
     ) -> None:
         self.seconds_offset = float(seconds_offset)
         self.episodes = int(episodes_offset)
@@ -63,8 +67,8 @@ class Telemetry:
         self._csv = None
         self._tb = None
         self._bar = None
-        self._last_step = start_step
         self._total = total_steps
+        self._max_seconds = max_seconds
         if run_dir is not None:
             run_dir = Path(run_dir)
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -79,7 +83,7 @@ class Telemetry:
                 self._csv.writerow(EPISODE_FIELDS)
                 self._csv_file.flush()
             if tensorboard:
-                self._tb = _tensorboard_writer(run_dir / TB_DIR)
+                self._tb = EventWriter(run_dir / TB_DIR)
         if progress_bar:
             from tqdm.auto import tqdm
 
@@ -105,15 +109,19 @@ class Telemetry:
                 ("perf/steps_per_sec", p.steps_per_sec),
             ):
                 self._tb.add_scalar(tag, value, p.steps)
+            self._tb.flush()  # TensorBoard sees each update live; a few hundred bytes
         if self._bar is not None:
+            end, seconds_left = self._run_end(p)
+            if end != self._bar.total:
+                self._bar.total = end
             self._advance(p.steps)
             score = "-" if p.recent_score is None else f"{p.recent_score:.1f}"
+            limit = "" if seconds_left is None else f", time limit in {_hms(seconds_left)}"
             self._bar.set_postfix_str(
                 f"{self.episodes} games, score {score}, "
-                f"trained {_hms(self.seconds_offset + p.seconds)}",
+                f"trained {_hms(self.seconds_offset + p.seconds)}{limit}",
                 refresh=False,
             )
-        self._last_step = p.steps
 
     def record_episodes(self, episodes: Sequence[EpisodeRecord]) -> None:
         """Append finished games to episodes.csv and TensorBoard."""
@@ -133,12 +141,22 @@ class Telemetry:
         self.record_episodes(episodes)
         if self._bar is not None:
             self._advance(steps)
-        self._last_step = steps
+
+    def _run_end(self, p: Progress) -> tuple[int, float | None]:
+        """The step the run will end at: total_steps, or, when the time budget ends it first
+        at the current speed, the step reached then (with the seconds left until then)."""
+        if self._max_seconds is None or p.steps_per_sec <= 0:
+            return self._total, None
+        seconds_left = max(0.0, self._max_seconds - p.seconds)
+        at_limit = p.steps + round(p.steps_per_sec * seconds_left)
+        if at_limit >= self._total:
+            return self._total, None
+        return at_limit, seconds_left
 
     def _advance(self, steps: int) -> None:
         # Workers overshoot the budget by < threads * t_max steps: keep the bar at its total.
         assert self._bar is not None
-        self._bar.update(max(0, min(steps, self._total) - min(self._last_step, self._total)))
+        self._bar.update(max(0, min(steps, self._bar.total) - self._bar.n))
 
     def close(self) -> None:
         """Flush and close the files and the bar (idempotent)."""
@@ -162,15 +180,3 @@ def _last_byte(path: Path) -> bytes:
 def _hms(seconds: float) -> str:
     s = int(seconds)
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
-
-
-def _tensorboard_writer(path: Path) -> Any:
-    try:
-        from tensorboardX import SummaryWriter
-    except ImportError:
-        log.warning(
-            "tensorboardX is not installed: no TensorBoard events (pip install tensorboardX)"
-        )
-        return None
-    # flush_secs: the event writer's own thread wakes this rarely; our close() flushes at the end.
-    return SummaryWriter(str(path), flush_secs=30)

@@ -9,7 +9,6 @@ and TensorBoard events (telemetry.py). Not here: the checkpoint format (checkpoi
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -142,57 +141,89 @@ def _check_env_matches(ckpt: Checkpoint, net: Network, path: str | os.PathLike[s
             raise CheckpointError(msg)
 
 
-class _StopOnSignals:
-    """While the pool runs, Ctrl-C and SIGTERM stop it: train() then saves a checkpoint and
-    returns with interrupted=True. The previous handlers are restored after.
+def _check_initial_state(params: Any, rms: Any, resume: str | os.PathLike[str] | None) -> None:
+    """Refuse non-finite parameters and negative or non-finite RMSProp statistics up front:
+    every update computed from them is non-finite and skipped, so the run would end "done"
+    having learned nothing. (Dtype and shape are checked natively.)"""
+    for name, a in (("params", params), ("rms", rms)):
+        if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
+            continue
+        flat = a.reshape(-1)
+        ok = np.isfinite(flat) if name == "params" else np.isfinite(flat) & (flat >= 0)
+        bad = np.flatnonzero(~ok)
+        if bad.size == 0:
+            continue
+        what = "not finite" if name == "params" else "negative or not finite"
+        detail = (
+            f"{bad.size:,} of {flat.size:,} values are {what} "
+            f"(first at index {bad[0]}: {float(flat[bad[0]])!r})"
+        )
+        if resume is not None:
+            msg = f"cannot resume from {os.fspath(resume)!r}: its {name} array: {detail}"
+            raise CheckpointError(msg)
+        hint = (
+            "pass finite parameters, e.g. Network.init_params(seed)"
+            if name == "params"
+            else "RMSProp statistics are running means of squared gradients (>= 0); "
+            "pass rms=None for fresh ones"
+        )
+        msg = f"train({name}=...): {detail}; {hint}"
+        raise ConfigError(msg)
 
-    The handler raises KeyboardInterrupt, which the native wait loop turns into a clean stop,
-    except while the progress callback runs (telemetry, checkpoint writes, the user's code):
-    raising there would abort the callback and make train() raise instead, so the signal is
-    only noted and the callback returns False (stop). No-op off the main thread; a signal the
-    process ignores (SIG_IGN, e.g. under nohup) stays ignored.
+
+class _StopOnSignals:
+    """Ctrl-C and SIGTERM from the start of the pool until train() returns.
+
+    The first signal while the pool runs stops it (train() then saves a checkpoint and returns
+    with interrupted=True). A second one while it winds down (the pool's join, telemetry, the
+    final checkpoint write, closing the envs) is dropped: the stop is already under way, and
+    the wind-down must not be cut short. A signal that arrives after the run ended on its own
+    (budget, callback, error) is held and delivered once the previous handlers are back, i.e.
+    after the final checkpoint.
+
+    The handler never raises: it asks the native pool to stop (a flag), from the main thread,
+    where the pool's wait loop runs the handler every 100 ms. A KeyboardInterrupt raised
+    instead could surface at any point of the wind-down (e.g. just after the pool returns).
+    No-op off the main thread; a signal the process ignores (SIG_IGN, e.g. under nohup) stays
+    ignored.
     """
 
-    def __init__(self) -> None:
-        self.in_callback = False
-        self.caught: int | None = None
+    def __init__(self, trainer: Any) -> None:
+        self._trainer = trainer
+        self._running = False
+        self.caught: int | None = None  # the signal that stopped the run
+        self._held: int | None = None  # a signal after the run had ended on its own
         self._old: dict[int, Any] = {}
 
     def _handler(self, signum: int, frame: Any) -> None:
-        if self.caught is None:
-            self.caught = signum
-        if not self.in_callback:
-            raise KeyboardInterrupt(signal.Signals(signum).name)
+        if self._running:
+            if self.caught is None:
+                self.caught = signum
+            self._trainer.request_stop()
+        elif self.caught is None and self._held is None:
+            self._held = signum
 
-    def __enter__(self) -> _StopOnSignals:
+    def install(self) -> None:
+        """Take over SIGINT/SIGTERM; the pool is about to run."""
+        self._running = True
         if threading.current_thread() is threading.main_thread():
             for s in (signal.SIGINT, signal.SIGTERM):
                 if signal.getsignal(s) is not signal.SIG_IGN:
                     self._old[s] = signal.signal(s, self._handler)
-        return self
 
-    def __exit__(self, *exc: object) -> None:
+    def run_ended(self) -> None:
+        """The pool has returned: from now on a signal is dropped or held, never acted on."""
+        self._running = False
+
+    def restore(self) -> None:
+        """Give the previous handlers back, then deliver a held signal to them."""
+        self._running = False
         for s, h in self._old.items():
             signal.signal(s, h if h is not None else signal.SIG_DFL)
         self._old.clear()
-
-
-@contextlib.contextmanager
-def _signals_deferred():
-    """Hold Ctrl-C/SIGTERM back during the final checkpoint write, then deliver them."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pending: list[int] = []
-    sigs = (signal.SIGINT, signal.SIGTERM)
-    old = {s: signal.signal(s, lambda signum, frame: pending.append(signum)) for s in sigs}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h if h is not None else signal.SIG_DFL)
-        for s in pending[:1]:
-            signal.raise_signal(s)
+        if self._held is not None:
+            held, self._held = self._held, None
+            signal.raise_signal(held)
 
 
 class _RunDir:
@@ -276,8 +307,10 @@ def train(
     Returns:
         A :class:`TrainResult`. Ctrl-C (and SIGTERM, while the pool runs) stops the workers
         within ~0.1 s and returns the result reached so far with ``interrupted=True`` (after
-        saving the checkpoint). An exception raised inside an environment stops every worker
-        and is re-raised here with its type and message.
+        saving the checkpoint); more signals while it winds down are ignored. A signal after
+        the run ended on its own is delivered once the final checkpoint is saved. An
+        exception raised inside an environment stops every worker and is re-raised here with
+        its type and message.
     """
     if not isinstance(cfg, A3CConfig):
         msg = f"train() takes an A3CConfig, got {type(cfg).__name__}"
@@ -300,11 +333,13 @@ def train(
     if not 0 <= start_step < cfg.total_steps:
         msg = f"start_step={start_step} must be in [0, total_steps={cfg.total_steps})"
         raise ConfigError(msg)
+    _check_initial_state(params, rms, resume)
     # Training time of the earlier runs: the lr's time schedule continues like its step count.
     start_seconds = float(ckpt.seconds) if ckpt is not None else 0.0
     envs = make_worker_envs(cfg)
     old_interval = sys.getswitchinterval()
     telemetry: Telemetry | None = None
+    stopper: _StopOnSignals | None = None
     try:
         first = envs[0]
         net = make_network(cfg, tuple(first.obs_shape), np.dtype(first.obs_dtype), first.num_actions)
@@ -325,35 +360,30 @@ def train(
                 episodes_offset=run_dir.episodes_offset if run_dir else 0,
                 progress_bar=progress_bar,
                 tensorboard=cfg.tensorboard,
+                max_seconds=cfg.max_seconds,
             )
         if run_dir is not None:
             # A checkpoint exists from the first moment of the run: a crash at any time later
             # leaves a loadable file (the last complete one, thanks to the atomic write).
             run_dir.save(trainer.params(), trainer.rms(), start_step, 0.0, 0)
 
-        stopper = _StopOnSignals()
+        stopper = _StopOnSignals(trainer)
         episodes: list[EpisodeRecord] = []
         recent: deque[float] = deque(maxlen=10)
         last = {"steps": start_step, "seconds": 0.0}
 
         def on_progress(raw: dict[str, Any]) -> bool | None:
-            stopper.in_callback = True
-            try:
-                keep_going = _on_progress(raw)
-            finally:
-                stopper.in_callback = False
+            keep_going = _on_progress(raw)
             return False if stopper.caught is not None else keep_going
 
-        def _on_progress(raw: dict[str, Any]) -> bool | None:
+        def _progress(raw: dict[str, Any]) -> Progress:
             new = _episodes(raw["episodes"])
             episodes.extend(new)
             recent.extend(e.score for e in new)
             dt = raw["seconds"] - last["seconds"]
             sps = (raw["steps"] - last["steps"]) / dt if dt > 0 else 0.0
             last.update(steps=raw["steps"], seconds=raw["seconds"])
-            if callback is None and telemetry is None and run_dir is None:
-                return None
-            progress = Progress(
+            return Progress(
                 steps=raw["steps"],
                 seconds=raw["seconds"],
                 steps_per_sec=sps,
@@ -368,6 +398,11 @@ def train(
                 skipped_updates=raw["skipped_updates"],
                 staleness_mean=raw["staleness_mean"],
             )
+
+        def _on_progress(raw: dict[str, Any]) -> bool | None:
+            progress = _progress(raw)
+            if callback is None and telemetry is None and run_dir is None:
+                return None
             if telemetry is not None:
                 telemetry.update(progress)
             if run_dir is not None and run_dir.due(progress.steps):
@@ -375,11 +410,15 @@ def train(
             return None if callback is None else callback(progress)
 
         sys.setswitchinterval(_RUN_SWITCH_INTERVAL)
-        with stopper:
+        stopper.install()  # restored last of all, in `finally`
+        try:
             raw = trainer.run(envs, on_progress, cfg.log_interval_seconds)
+        finally:
+            stopper.run_ended()
         sys.setswitchinterval(old_interval)
-        new = _episodes(raw["episodes"])
-        episodes.extend(new)
+        # The last stretch since the final callback (all of a run shorter than one interval):
+        # its games and losses reach the result and the logs too.
+        final = _progress(raw)
         interrupted = bool(raw["interrupted"]) or stopper.caught is not None
         if interrupted:
             log.warning("training interrupted at step %d", raw["steps"])
@@ -401,11 +440,14 @@ def train(
             config=cfg.to_dict(),
         )
         if telemetry is not None:
-            telemetry.finish(new, result.total_steps)
+            if raw["loss_count"] > 0:
+                telemetry.update(final)
+            else:
+                telemetry.record_episodes(final.episodes)
+            telemetry.finish([], result.total_steps)
             telemetry.close()  # the bar ends before the final log lines
         if run_dir is not None:
-            with _signals_deferred():
-                run_dir.save(result.params, result.rms, result.total_steps, seconds, len(episodes))
+            run_dir.save(result.params, result.rms, result.total_steps, seconds, len(episodes))
             log.info("checkpoint at step %d saved to %s", result.total_steps, run_dir.checkpoint)
         return result
     finally:
@@ -414,3 +456,5 @@ def train(
             telemetry.close()
         for env in envs:
             env.close()
+        if stopper is not None:
+            stopper.restore()  # may deliver a held signal: keep it last
