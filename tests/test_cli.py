@@ -1,6 +1,7 @@
 """The a3c-native command line, end to end in subprocesses with tiny budgets (cleanrl style):
 train (TOML config + overrides, resume), eval, plot, play --record, one-line errors, and
-SIGKILL at random moments always leaving a loadable checkpoint."""
+SIGKILL at random moments always leaving a loadable checkpoint; checkpoints saved under the
+former env_fn name."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
-from a3c_native.checkpoint import load_checkpoint
+from a3c_native import A3CConfig, train
+from a3c_native.checkpoint import load_checkpoint, save_checkpoint
 from a3c_native.cli import cli
+from a3c_native.games import GymMake
+from a3c_native.rundir import read_config, write_config
 from click.testing import CliRunner
 
 TIMEOUT = 120
@@ -72,7 +76,7 @@ def test_cli_cartpole_train_with_toml_and_overrides_resume_eval_plot(tmp_path):
     assert cfg["threads"] == 2
     assert cfg["seed"] == 4
     assert cfg["arch"] == "mlp"
-    assert cfg["env_fn"] == "a3c_native.cli:GymMake('CartPole-v1')"
+    assert cfg["env_fn"] == "a3c_native.games:GymMake('CartPole-v1')"
     first = load_checkpoint(run / "checkpoint.npz")
     assert first.step >= 3000
     assert (run / "episodes.csv").stat().st_size > 0
@@ -124,6 +128,34 @@ def test_cli_pong_train_eval_and_record(tmp_path):
         colours = im.convert("RGB").getcolors(maxcolors=4096)
         assert colours is not None
         assert len(colours) > 3
+
+
+def test_cli_resumes_and_evaluates_a_checkpoint_saved_with_the_former_gymmake_name(tmp_path):
+    """Runs saved before issue 18 name their env factory a3c_native.cli:GymMake('<id>')."""
+    run = tmp_path / "run"
+    ckpt = run / "checkpoint.npz"
+    train(A3CConfig(env_fn=GymMake("CartPole-v1"), arch="mlp", total_steps=1000, threads=1,
+                    run_dir=str(run), tensorboard=False))  # fmt: skip
+    new = load_checkpoint(ckpt)
+    assert new.config["env_fn"] == "a3c_native.games:GymMake('CartPole-v1')"
+    old = {**new.config, "env_fn": "a3c_native.cli:GymMake('CartPole-v1')"}
+    save_checkpoint(ckpt, new.network(), new.params, rms=new.rms, step=new.step, config=old,
+                    seconds=new.seconds, episodes=new.episodes)  # fmt: skip
+    write_config(run, old)
+
+    p = run_cli("eval", str(ckpt), "-n", "2", "--json", cwd=tmp_path)
+    assert len(json.loads(p.stdout)["scores"]) == 2
+    run_cli("train", "--resume", str(ckpt), "--steps", "2000", "-q", cwd=tmp_path)
+    resumed = load_checkpoint(ckpt)
+    assert resumed.step >= 2000
+    assert resumed.config["env_fn"] == "a3c_native.games:GymMake('CartPole-v1')"  # migrated
+    assert read_config(run)["env_fn"] == resumed.config["env_fn"]
+    # an env_fn that is not a GymMake was Python code: it is never rebuilt from a name
+    save_checkpoint(ckpt, new.network(), new.params, step=new.step,
+                    config={**old, "env_fn": "my_module:make_env"})  # fmt: skip
+    p = run_cli("eval", str(ckpt), cwd=tmp_path, check=False)
+    assert p.returncode == 1
+    assert "used env_fn 'my_module:make_env' from Python code" in p.stderr
 
 
 @pytest.mark.parametrize(
@@ -212,7 +244,7 @@ def test_cli_second_ctrl_c_soon_after_the_first_exits_like_one(tmp_path, gap):
     assert "Traceback" not in err and "Aborted" not in err, err
     lines = err.strip().splitlines()
     assert len(lines) == 3, err
-    assert lines[0].startswith("training a3c_native.cli:GymMake('CartPole-v1')"), err
+    assert lines[0].startswith("training a3c_native.games:GymMake('CartPole-v1')"), err
     m = re.fullmatch(r"training interrupted at step (\d+)", lines[1])
     assert m, err
     step = int(m.group(1))

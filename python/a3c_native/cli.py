@@ -15,24 +15,24 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 import gymnasium.error
 
-from . import __version__
+from ._core import __version__
 from .checkpoint import load_checkpoint
 from .config import A3CConfig
 from .errors import CheckpointError, ConfigError, EnvError
+from .games import GymMake, env_fn_from_saved, resolve_env
 from .presets import load_preset, load_toml, parse_value
+from .rundir import CHECKPOINT_FILE, COMPARISON_PNG, default_run_dir, read_config, run_dir_of
 
-__all__ = ["GymMake", "cli", "main"]
+__all__ = ["cli", "main"]
 
 log = logging.getLogger("a3c_native")
 
@@ -41,57 +41,6 @@ _USER_ERRORS = (
     ConfigError, CheckpointError, EnvError, ValueError, OSError, ImportError, TypeError,
     gymnasium.error.Error,
 )  # fmt: skip
-_GYM_FN = re.compile(r"^a3c_native\.cli:GymMake\('([^']+)'\)$")
-
-
-class GymMake:
-    """env_fn for a registered gymnasium id; saved in configs as "a3c_native.cli:GymMake('<id>')"
-    so the CLI can rebuild it from a checkpoint (an id, never code)."""
-
-    def __init__(self, env_id: str, **kwargs: Any) -> None:
-        self.env_id = env_id
-        self.kwargs = kwargs
-        self.__qualname__ = f"GymMake({env_id!r})"
-
-    def __call__(self, seed: int | None = None) -> Any:
-        import gymnasium
-
-        return gymnasium.make(self.env_id, **self.kwargs)
-
-    def __repr__(self) -> str:
-        return self.__qualname__
-
-
-def env_from_name(name: str, **kwargs: Any) -> tuple[str, GymMake | None]:
-    """('pong', None) for an Atari game, (id, GymMake(id)) for a registered gymnasium id."""
-    from .envs import resolve_game
-
-    try:
-        return resolve_game(name), None
-    except EnvError as atari_error:
-        import gymnasium
-
-        if name in gymnasium.envs.registry:
-            return name, GymMake(name, **kwargs)
-        raise EnvError(
-            f"{atari_error} (nor is it a registered gymnasium id such as 'CartPole-v1')"
-        ) from None
-
-
-def _env_fn_from_config(d: dict[str, Any], **kwargs: Any) -> GymMake | None:
-    name = d.get("env_fn")
-    if not name:
-        return None
-    m = _GYM_FN.match(str(name))
-    if m is None:
-        msg = (
-            f"this run used env_fn {name!r} from Python code: continue it from Python "
-            "(A3CConfig.from_dict(cfg, env_fn=...)), or pass a game"
-        )
-        raise ConfigError(msg)
-    return GymMake(m.group(1), **kwargs)
-
-
 def _setup_logging() -> None:
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -152,7 +101,7 @@ def build_config(
     d: dict[str, Any] = {}
     if resume is not None:
         d.update(load_checkpoint(resume).config)
-        d["run_dir"] = str(resume.parent)  # a checkpoint lives in its run directory
+        d["run_dir"] = str(run_dir_of(resume))  # a checkpoint lives in its run directory
     if preset is not None:
         d.update(load_preset(preset))
     if config_file is not None:
@@ -166,17 +115,14 @@ def build_config(
     if game is not None:
         d["game"] = game
         d.pop("env_fn", None)
-    env_fn = _env_fn_from_config(d) if "env_fn" in d and game is None else None
-    d.pop("env_fn", None)
+    saved_fn = d.pop("env_fn", None) if game is None else None
+    env_fn = env_fn_from_saved(str(saved_fn)) if saved_fn else None
     if env_fn is None and "game" in d:
-        d["game"], env_fn = env_from_name(str(d["game"]))
+        d["game"], env_fn = resolve_env(str(d["game"]))
     if env_fn is not None and "arch" not in d:
         d["arch"] = _default_arch(env_fn)
     if d.get("run_dir") is None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        d["run_dir"] = str(
-            Path("runs") / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', str(d.get('game', 'pong')))}-{stamp}"
-        )
+        d["run_dir"] = str(default_run_dir(str(d.get("game", A3CConfig.game))))
     return A3CConfig.from_dict(d, env_fn=env_fn)
 
 
@@ -301,7 +247,7 @@ def train(ctx: click.Context, game: str | None, threads: int | None, envs_per_th
         result = run_training(cfg, resume=resume, progress_bar=not quiet)
     finally:
         _ignore_late_signals(ctx)
-    ckpt = Path(cfg.run_dir) / "checkpoint.npz"  # type: ignore[arg-type]
+    ckpt = Path(cfg.run_dir) / CHECKPOINT_FILE  # type: ignore[arg-type]
     score = result.mean_score()
     click.echo(
         f"{'interrupted' if result.interrupted else 'done'} at step {result.total_steps:,}: "
@@ -397,10 +343,10 @@ def learn(game: str, minutes: float, eval_every: float, eval_episodes: int, targ
 def _policy_env(checkpoint: Path, game: str | None, **gym_kwargs: Any) -> dict[str, Any]:
     """game=/env_fn= for evaluate/record: the given game, else the checkpoint's."""
     if game is not None:
-        name, env_fn = env_from_name(game, **gym_kwargs)
+        name, env_fn = resolve_env(game, **gym_kwargs)
         return {"env_fn": env_fn} if env_fn is not None else {"game": name}
-    env_fn = _env_fn_from_config(load_checkpoint(checkpoint).config, **gym_kwargs)
-    return {"env_fn": env_fn} if env_fn is not None else {}
+    saved = load_checkpoint(checkpoint).config.get("env_fn")
+    return {"env_fn": env_fn_from_saved(saved, **gym_kwargs)} if saved else {}
 
 
 _checkpoint_arg = click.argument(
@@ -521,19 +467,18 @@ def plot(runs: tuple[Path, ...], out: Path | None, window: int | None) -> None:
 
     Several RUNs: their moving averages (and evaluations) on shared axes, one colour each.
     """
-    from .learning import read_evaluations
     from .plotting import plot_comparison, plot_learning_curve
+    from .rundir import read_evaluations
 
     if len(runs) > 1:
-        first = runs[0] if runs[0].is_dir() else runs[0].parent
-        png = plot_comparison(runs, out or first.resolve().parent / "comparison.png",
+        first = run_dir_of(runs[0])
+        png = plot_comparison(runs, out or first.resolve().parent / COMPARISON_PNG,
                               window=window or 10)  # fmt: skip
         click.echo(f"wrote {png}")
         return
     run = runs[0]
-    run_dir = run if run.is_dir() else run.parent
-    cfg_file = run_dir / "config.json"
-    cfg = json.loads(cfg_file.read_text(encoding="utf-8")) if cfg_file.exists() else {}
+    run_dir = run_dir_of(run)
+    cfg = read_config(run_dir)
     frame_skip = int(cfg.get("frame_skip", 1)) if not cfg.get("env_fn") else 1
     png = plot_learning_curve(run, out, window=window or 100,
                               evaluations=read_evaluations(run_dir), frame_skip=frame_skip)  # fmt: skip
@@ -566,7 +511,7 @@ def bench(game: str, seconds: float, thread_counts: tuple[int, ...], envs_per_th
     """
     from .train import train as run_training
 
-    name, env_fn = env_from_name(game)
+    name, env_fn = resolve_env(game)
     arch = _default_arch(env_fn) if env_fn is not None else "a3c"
     click.echo(f"{'threads':>7}  {'steps/s':>9}  {'env s':>6}  {'net s':>6}  {'gil wait s':>10}")
     for t in thread_counts or (1, 2):
