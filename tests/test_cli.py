@@ -1,7 +1,7 @@
 """The a3c-native command line, end to end in subprocesses with tiny budgets (cleanrl style):
 train (TOML config + overrides, resume), eval, plot, play --record, one-line errors, and
 SIGKILL at random moments always leaving a loadable checkpoint; checkpoints saved under the
-former env_fn name; the config sources a run prints."""
+former env_fn name; and (slow) the first guess on CartPole learning with no flag but --steps."""
 
 from __future__ import annotations
 
@@ -174,6 +174,16 @@ def test_cli_resumes_and_evaluates_a_checkpoint_saved_with_the_former_gymmake_na
     p = run_cli("eval", str(ckpt), cwd=tmp_path, check=False)
     assert p.returncode == 1
     assert "used env_fn 'my_module:make_env' from Python code" in p.stderr
+
+
+@pytest.mark.slow
+def test_cli_first_guess_learns_cartpole(tmp_path):
+    """`a3c-native train CartPole-v1 --steps 300000`, no other flag: the classic_control preset
+    must learn it (last-10 mean >= 195; 3 seeds of the preset measured in the README)."""
+    p = run_cli("train", "CartPole-v1", "--steps", "300000", cwd=tmp_path)
+    m = re.search(r"last-10 mean score ([-\d.]+)", p.stdout)
+    assert m, p.stdout
+    assert float(m.group(1)) >= 195.0, p.stdout
 
 
 @pytest.mark.parametrize(
