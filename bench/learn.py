@@ -1,5 +1,6 @@
-"""Learning benchmark: train one game for a wall-clock budget with the package defaults (or
-overrides), evaluate the checkpoint every --eval-every minutes and at the end, write the curves.
+"""Learning benchmark: train one game for a wall-clock budget with the settings `a3c-native
+train GAME` resolves (for Atari, the package defaults; or overrides), evaluate the checkpoint
+every --eval-every minutes and at the end, write the curves.
 
 The protocol is a3c_native.learning.learn (also `a3c-native learn`): training runs in chunks
 resumed from the run's checkpoint (a test of resume too); evaluation time is not counted as
@@ -17,7 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from a3c_native.cli import build_config
+from a3c_native.cli import resolve_config
 from a3c_native.learning import learn
 
 
@@ -34,8 +35,8 @@ def main() -> None:
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = ap.parse_args()
 
-    cfg = build_config(args.game, sets=tuple(args.overrides),
-                       overrides={"total_steps": args.steps, "seed": args.seed, "run_dir": str(args.out)})
+    overrides = {"total_steps": args.steps, "seed": args.seed, "run_dir": str(args.out)}
+    cfg, _ = resolve_config(args.game, sets=tuple(args.overrides), overrides=overrides)
     report = learn(cfg, minutes=args.minutes, eval_every_minutes=args.eval_every,
                    eval_episodes=args.eval_episodes, target=args.target)
     print()

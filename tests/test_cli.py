@@ -1,6 +1,7 @@
 """The a3c-native command line, end to end in subprocesses with tiny budgets (cleanrl style):
 train (TOML config + overrides, resume), eval, plot, play --record, one-line errors, and
-SIGKILL at random moments always leaving a loadable checkpoint."""
+SIGKILL at random moments always leaving a loadable checkpoint; checkpoints saved under the
+former env_fn name; and (slow) the first guess on CartPole learning with no flag but --steps."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ import time
 from pathlib import Path
 
 import pytest
-from a3c_native.checkpoint import load_checkpoint
+from a3c_native import A3CConfig, train
+from a3c_native.checkpoint import load_checkpoint, save_checkpoint
 from a3c_native.cli import cli
+from a3c_native.rundir import read_config, write_config
 from click.testing import CliRunner
 
 TIMEOUT = 120
@@ -69,10 +72,11 @@ def test_cli_cartpole_train_with_toml_and_overrides_resume_eval_plot(tmp_path):
             "--out", str(run), "-q", cwd=tmp_path)  # fmt: skip
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["gamma"] == 0.95
+    assert cfg["lr"] == 1e-3
     assert cfg["threads"] == 2
     assert cfg["seed"] == 4
     assert cfg["arch"] == "mlp"
-    assert cfg["env_fn"] == "a3c_native.cli:GymMake('CartPole-v1')"
+    assert cfg["env_fn"] == "a3c_native.games:GymMake('CartPole-v1')"
     first = load_checkpoint(run / "checkpoint.npz")
     assert first.step >= 3000
     assert (run / "episodes.csv").stat().st_size > 0
@@ -124,6 +128,62 @@ def test_cli_pong_train_eval_and_record(tmp_path):
         colours = im.convert("RGB").getcolors(maxcolors=4096)
         assert colours is not None
         assert len(colours) > 3
+
+
+def test_cli_train_prints_the_presets_applied_and_the_fields_they_changed(tmp_path):
+    p = run_cli("train", "CartPole-v1", "--steps", "600", "--set", "lr=5e-3", "--out", "run", "-q",
+                cwd=tmp_path)  # fmt: skip
+    lines = p.stderr.splitlines()
+    assert lines[0] == (
+        "config: A3CConfig defaults < preset classic_control (CartPole-v1: vector observations "
+        "(4,)) < --set lr=5e-3 < options total_steps, run_dir"
+    )
+    assert lines[1].startswith("changed from the defaults: arch='mlp', "), lines
+    for field in ("total_steps=600", "gamma=0.95", "lr=0.005"):
+        assert f" {field}" in lines[1], lines
+    p = run_cli("train", "pong", "--steps", "100", "--out", "pong", "-q", cwd=tmp_path)
+    lines = p.stderr.splitlines()
+    assert lines[0] == ("config: A3CConfig defaults < preset atari (pong: an ALE game) < options "
+                        "total_steps, run_dir")  # fmt: skip
+    assert lines[1] == "changed from the defaults: total_steps=100"
+
+
+def test_cli_resumes_and_evaluates_a_checkpoint_saved_with_the_former_gymmake_name(tmp_path):
+    """Runs saved before issue 18 name their env factory a3c_native.cli:GymMake('<id>')."""
+    run = tmp_path / "run"
+    ckpt = run / "checkpoint.npz"
+    train(A3CConfig.for_env("CartPole-v1", total_steps=1000, threads=1, run_dir=str(run),
+                            tensorboard=False))  # fmt: skip
+    new = load_checkpoint(ckpt)
+    assert new.config["env_fn"] == "a3c_native.games:GymMake('CartPole-v1')"
+    old = {**new.config, "env_fn": "a3c_native.cli:GymMake('CartPole-v1')"}
+    save_checkpoint(ckpt, new.network(), new.params, rms=new.rms, step=new.step, config=old,
+                    seconds=new.seconds, episodes=new.episodes)  # fmt: skip
+    write_config(run, old)
+
+    p = run_cli("eval", str(ckpt), "-n", "2", "--json", cwd=tmp_path)
+    assert len(json.loads(p.stdout)["scores"]) == 2
+    run_cli("train", "--resume", str(ckpt), "--steps", "2000", "-q", cwd=tmp_path)
+    resumed = load_checkpoint(ckpt)
+    assert resumed.step >= 2000
+    assert resumed.config["env_fn"] == "a3c_native.games:GymMake('CartPole-v1')"  # migrated
+    assert read_config(run)["env_fn"] == resumed.config["env_fn"]
+    # an env_fn that is not a GymMake was Python code: it is never rebuilt from a name
+    save_checkpoint(ckpt, new.network(), new.params, step=new.step,
+                    config={**old, "env_fn": "my_module:make_env"})  # fmt: skip
+    p = run_cli("eval", str(ckpt), cwd=tmp_path, check=False)
+    assert p.returncode == 1
+    assert "used env_fn 'my_module:make_env' from Python code" in p.stderr
+
+
+@pytest.mark.slow
+def test_cli_first_guess_learns_cartpole(tmp_path):
+    """`a3c-native train CartPole-v1 --steps 300000`, no other flag: the classic_control preset
+    must learn it (last-10 mean >= 195; 3 seeds of the preset measured in the README)."""
+    p = run_cli("train", "CartPole-v1", "--steps", "300000", cwd=tmp_path)
+    m = re.search(r"last-10 mean score ([-\d.]+)", p.stdout)
+    assert m, p.stdout
+    assert float(m.group(1)) >= 195.0, p.stdout
 
 
 @pytest.mark.parametrize(
@@ -211,12 +271,14 @@ def test_cli_second_ctrl_c_soon_after_the_first_exits_like_one(tmp_path, gap):
     assert proc.returncode == 0, f"exit {proc.returncode}\n{out}\n{err}"
     assert "Traceback" not in err and "Aborted" not in err, err
     lines = err.strip().splitlines()
-    assert len(lines) == 3, err
-    assert lines[0].startswith("training a3c_native.cli:GymMake('CartPole-v1')"), err
-    m = re.fullmatch(r"training interrupted at step (\d+)", lines[1])
+    assert len(lines) == 5, err
+    assert lines[0].startswith("config: A3CConfig defaults < preset classic_control"), err
+    assert lines[1].startswith("changed from the defaults: "), err
+    assert lines[2].startswith("training a3c_native.games:GymMake('CartPole-v1')"), err
+    m = re.fullmatch(r"training interrupted at step (\d+)", lines[3])
     assert m, err
     step = int(m.group(1))
-    assert lines[2] == f"checkpoint at step {step} saved to {ckpt}", err
+    assert lines[4] == f"checkpoint at step {step} saved to {ckpt}", err
     assert out.startswith(f"interrupted at step {step:,}: "), out
     assert load_checkpoint(ckpt).step == step
 

@@ -16,10 +16,10 @@ from a3c_native.envs import (
     derive_seed,
     make_worker_envs,
     probe_env,
-    resolve_game,
     worker_cpu,
 )
 from a3c_native.errors import EnvError
+from a3c_native.games import resolve_game
 
 
 def _random_steps(env, n, seed=0):

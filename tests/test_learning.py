@@ -10,9 +10,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from a3c_native import A3CConfig, ConfigError, learn, load_checkpoint
-from a3c_native.learning import first_reaching, read_evaluations
-from a3c_native.plotting import read_episodes
-from a3c_native.telemetry import EPISODE_FIELDS
+from a3c_native.learning import first_reaching
+from a3c_native.rundir import EPISODE_FIELDS, read_episodes, read_evaluations
 from test_cli import run_cli
 from test_train import CARTPOLE
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from a3c_native.plotting import moving_average, plot_comparison
-from a3c_native.telemetry import EPISODE_FIELDS
+from a3c_native.rundir import EPISODE_FIELDS
 from PIL import Image
 from test_cli import run_cli
 

@@ -1,22 +1,44 @@
-"""Presets shipped with the package and the precedence of a run's config sources."""
+"""Presets shipped with the package, the family preset each env gets, and the precedence of a
+run's config sources as the CLI resolves them (a3c_native.presets, cli.resolve_config)."""
 
 from __future__ import annotations
 
+import gymnasium as gym
 import pytest
 
-from a3c_native import A3CConfig
-from a3c_native.cli import build_config
+from a3c_native import A3CConfig, train
+from a3c_native.cli import resolve_config
 from a3c_native.errors import ConfigError
-from a3c_native.presets import load_preset, parse_value, preset_names
+from a3c_native.games import GymMake
+from a3c_native.presets import (
+    FAMILIES,
+    changed_fields,
+    family_of,
+    load_preset,
+    parse_sets,
+    parse_value,
+    preset_names,
+)
+from envs.catch import Catch
+
+
+def cartpole(seed=None):
+    return gym.make("CartPole-v1")
 
 
 def test_presets_ship_with_the_package_and_a2c_is_one_learner():
     assert "a2c" in preset_names()
     cfg = A3CConfig.from_preset("a2c", game="breakout")
     assert (cfg.threads, cfg.envs_per_thread, cfg.game) == (1, 16, "breakout")
-    # every preset holds valid A3CConfig fields only
+    # every preset holds valid A3CConfig fields only (arch mlp needs a vector env)
     for name in preset_names():
-        A3CConfig(**load_preset(name))
+        A3CConfig(**load_preset(name), env_fn=cartpole)
+
+
+def test_presets_every_family_has_its_preset_and_atari_is_the_dataclass_defaults():
+    assert set(FAMILIES) <= set(preset_names())
+    assert load_preset("atari") == {}  # the defaults are declared once, in config.py
+    assert load_preset("classic_control")["arch"] == "mlp"
 
 
 def test_unknown_preset_lists_the_presets():
@@ -24,16 +46,86 @@ def test_unknown_preset_lists_the_presets():
         load_preset("a2")
 
 
-def test_source_precedence_preset_then_file_then_set_then_options(tmp_path):
+@pytest.mark.parametrize(
+    ("game", "env_fn", "family", "why"),
+    [
+        ("pong", None, "atari", "pong: an ALE game"),
+        ("CartPole-v1", GymMake("CartPole-v1"), "classic_control", "vector observations (4,)"),
+        ("Acrobot-v1", GymMake("Acrobot-v1"), "classic_control", "vector observations (6,)"),
+        (None, Catch, "atari", "image observations (1, 36, 20)"),
+    ],
+)
+def test_presets_family_of_an_env(game, env_fn, family, why):
+    got, reason = family_of(game, env_fn)
+    assert got == family
+    assert why in reason
+
+
+def test_presets_cli_resolution_of_cartpole_applies_classic_control(tmp_path):
+    """What `a3c-native train CartPole-v1 --steps 300000` runs with."""
+    cfg, src = resolve_config("CartPole-v1", overrides={"total_steps": 300_000, "run_dir": None})
+    assert src.family == "classic_control"
+    assert src.applied[0] == "preset classic_control (CartPole-v1: vector observations (4,))"
+    assert isinstance(cfg.env_fn, GymMake) and cfg.env_fn.env_id == "CartPole-v1"
+    preset = load_preset("classic_control")
+    assert {k: getattr(cfg, k) for k in preset} == pytest.approx(preset)
+    changed = changed_fields(cfg)
+    assert set(preset) <= set(changed)  # the preset's fields all depart from the defaults
+    assert cfg.run_dir.startswith("runs/CartPole-v1-")
+    assert cfg.total_steps == 300_000
+
+
+def test_presets_cli_resolution_of_an_atari_game_is_the_dataclass_defaults():
+    cfg, src = resolve_config("Pong", overrides={"run_dir": "r"})
+    assert src.family == "atari"
+    assert src.applied == ["preset atari (pong: an ALE game)", "options run_dir"]
+    assert set(changed_fields(cfg)) == {"run_dir"}
+
+
+def test_source_precedence_family_then_preset_then_file_then_set_then_options(tmp_path):
     f = tmp_path / "c.toml"
-    f.write_text("envs_per_thread = 4\nlr = 1e-3\n")
-    cfg = build_config("pong", preset="a2c", config_file=f, sets=("lr=2e-3",),
-                       overrides={"threads": 2, "run_dir": str(tmp_path / "r")})  # fmt: skip
-    assert (cfg.threads, cfg.envs_per_thread, cfg.lr) == (2, 4, 2e-3)
-    cfg = build_config("pong", preset="a2c", overrides={"run_dir": str(tmp_path / "r")})
+    f.write_text("envs_per_thread = 3\nlr = 2.5e-3\n")
+    cfg, src = resolve_config("CartPole-v1", preset="a2c", config_file=f,
+                              sets=("lr=3e-3", "t_max=7"),
+                              overrides={"threads": 2, "run_dir": str(tmp_path / "r")})  # fmt: skip
+    family = load_preset("classic_control")
+    assert cfg.arch == "mlp" and cfg.gamma == family["gamma"]  # family preset, untouched
+    assert (cfg.threads, cfg.envs_per_thread) == (2, 3)  # a2c < file < options
+    assert (cfg.lr, cfg.t_max) == (3e-3, 7)  # family < file < --set
+    assert [s.split(" ")[0] for s in src.applied] == ["preset", "preset", "--config", "--set",
+                                                        "options"]  # fmt: skip
+    cfg, _ = resolve_config("pong", preset="a2c", overrides={"run_dir": str(tmp_path / "r")})
     assert (cfg.threads, cfg.envs_per_thread) == (1, 16)
+
+
+def test_source_resume_takes_the_checkpoints_config_not_the_family_preset(tmp_path):
+    run = tmp_path / "run"
+    base = A3CConfig.for_env("CartPole-v1", total_steps=600, threads=1, gamma=0.9, t_max=3,
+                             run_dir=str(run), tensorboard=False)  # fmt: skip
+    train(base)
+    cfg, src = resolve_config(None, resume=run / "checkpoint.npz", overrides={"total_steps": 900})
+    assert src.family is None
+    assert src.applied == [f"checkpoint {run / 'checkpoint.npz'}", "options total_steps"]
+    assert (cfg.gamma, cfg.t_max, cfg.total_steps, cfg.run_dir) == (0.9, 3, 900, str(run))
+    assert isinstance(cfg.env_fn, GymMake)
+
+
+def test_config_python_defaults_stay_unless_the_family_preset_is_asked_for():
+    plain = A3CConfig(env_fn=cartpole, arch="mlp")
+    assert plain.to_dict() | {"env_fn": None, "arch": "a3c"} == A3CConfig().to_dict()
+    for env in ("CartPole-v1", cartpole):
+        cfg = A3CConfig.for_env(env, threads=1)
+        family = load_preset("classic_control")
+        assert {k: getattr(cfg, k) for k in family} == pytest.approx(family)
+        assert cfg.threads == 1
+    assert A3CConfig.for_env("pong").to_dict() == A3CConfig(game="pong").to_dict()
+    with pytest.raises(ConfigError, match=r"for_env\(3\)"):
+        A3CConfig.for_env(3)
 
 
 def test_parse_value_reads_toml_scalars_else_strings():
     assert parse_value("1e-3") == 1e-3 and parse_value("true") is True
     assert parse_value("[1, 2]") == [1, 2] and parse_value("pong") == "pong"
+    assert parse_sets(["lr=1e-3", " t_max = 5"]) == {"lr": 1e-3, "t_max": 5}
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        parse_sets(["lr"])

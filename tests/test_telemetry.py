@@ -14,7 +14,8 @@ import textwrap
 
 import pytest
 from a3c_native.results import EpisodeRecord, Progress
-from a3c_native.telemetry import TB_DIR, Telemetry
+from a3c_native.rundir import TB_DIR
+from a3c_native.telemetry import Telemetry
 from a3c_native.tfevents import crc32c
 
 

@@ -184,7 +184,7 @@ def save_checkpoint(
     Returns the path written. The previous file at `path`, if any, stays intact until the new
     one is complete on disk.
     """
-    from . import __version__
+    from ._core import __version__
 
     n = network.num_params
     arrays = {"params": _as_vector("params", params, n)}

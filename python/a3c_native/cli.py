@@ -6,33 +6,37 @@ the library call it wraps; this file only assembles those and prints. User error
 checkpoint, game, missing file) end as ONE line on stderr, "Error: ...", with exit code 1
 (usage errors: 2); set A3C_NATIVE_DEBUG=1 to get the traceback instead.
 
-Config precedence for ``train``: defaults < the resumed checkpoint's config < --config
-FILE.toml < --set KEY=VALUE < the dedicated options (--threads, --steps, ...).
+Config sources for ``train`` and ``learn``, lowest first (presets.py): the A3CConfig defaults
+< the env's family preset (atari; classic_control for vector observations) < the resumed
+checkpoint's config (instead of the family preset) < --preset < --config FILE.toml < --set
+KEY=VALUE < the dedicated options (--threads, --steps, ...). A run logs the sources that
+applied and the fields they changed from the defaults before it starts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
-import re
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 import gymnasium.error
 
-from . import __version__
+from ._core import __version__
 from .checkpoint import load_checkpoint
 from .config import A3CConfig
 from .errors import CheckpointError, ConfigError, EnvError
-from .presets import load_preset, load_toml, parse_value
+from .games import env_fn_from_saved, resolve_env
+from .presets import Sources, changed_fields, resolve_sources
+from .rundir import CHECKPOINT_FILE, COMPARISON_PNG, default_run_dir, read_config, run_dir_of
 
-__all__ = ["GymMake", "cli", "main"]
+__all__ = ["cli", "main", "resolve_config"]
 
 log = logging.getLogger("a3c_native")
 
@@ -41,57 +45,6 @@ _USER_ERRORS = (
     ConfigError, CheckpointError, EnvError, ValueError, OSError, ImportError, TypeError,
     gymnasium.error.Error,
 )  # fmt: skip
-_GYM_FN = re.compile(r"^a3c_native\.cli:GymMake\('([^']+)'\)$")
-
-
-class GymMake:
-    """env_fn for a registered gymnasium id; saved in configs as "a3c_native.cli:GymMake('<id>')"
-    so the CLI can rebuild it from a checkpoint (an id, never code)."""
-
-    def __init__(self, env_id: str, **kwargs: Any) -> None:
-        self.env_id = env_id
-        self.kwargs = kwargs
-        self.__qualname__ = f"GymMake({env_id!r})"
-
-    def __call__(self, seed: int | None = None) -> Any:
-        import gymnasium
-
-        return gymnasium.make(self.env_id, **self.kwargs)
-
-    def __repr__(self) -> str:
-        return self.__qualname__
-
-
-def env_from_name(name: str, **kwargs: Any) -> tuple[str, GymMake | None]:
-    """('pong', None) for an Atari game, (id, GymMake(id)) for a registered gymnasium id."""
-    from .envs import resolve_game
-
-    try:
-        return resolve_game(name), None
-    except EnvError as atari_error:
-        import gymnasium
-
-        if name in gymnasium.envs.registry:
-            return name, GymMake(name, **kwargs)
-        raise EnvError(
-            f"{atari_error} (nor is it a registered gymnasium id such as 'CartPole-v1')"
-        ) from None
-
-
-def _env_fn_from_config(d: dict[str, Any], **kwargs: Any) -> GymMake | None:
-    name = d.get("env_fn")
-    if not name:
-        return None
-    m = _GYM_FN.match(str(name))
-    if m is None:
-        msg = (
-            f"this run used env_fn {name!r} from Python code: continue it from Python "
-            "(A3CConfig.from_dict(cfg, env_fn=...)), or pass a game"
-        )
-        raise ConfigError(msg)
-    return GymMake(m.group(1), **kwargs)
-
-
 def _setup_logging() -> None:
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -139,7 +92,7 @@ def cli() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def build_config(
+def resolve_config(
     game: str | None,
     *,
     config_file: Path | None = None,
@@ -147,53 +100,31 @@ def build_config(
     sets: tuple[str, ...] = (),
     resume: Path | None = None,
     overrides: dict[str, Any] | None = None,
-) -> A3CConfig:
-    """The run's A3CConfig from its sources (see the module docstring for the precedence)."""
-    d: dict[str, Any] = {}
-    if resume is not None:
-        d.update(load_checkpoint(resume).config)
-        d["run_dir"] = str(resume.parent)  # a checkpoint lives in its run directory
-    if preset is not None:
-        d.update(load_preset(preset))
-    if config_file is not None:
-        d.update(load_toml(config_file))
-    for item in sets:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set lr=1e-3")
-        d[key.strip()] = parse_value(value.strip())
-    d.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    if game is not None:
-        d["game"] = game
-        d.pop("env_fn", None)
-    env_fn = _env_fn_from_config(d) if "env_fn" in d and game is None else None
-    d.pop("env_fn", None)
-    if env_fn is None and "game" in d:
-        d["game"], env_fn = env_from_name(str(d["game"]))
-    if env_fn is not None and "arch" not in d:
-        d["arch"] = _default_arch(env_fn)
-    if d.get("run_dir") is None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        d["run_dir"] = str(
-            Path("runs") / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', str(d.get('game', 'pong')))}-{stamp}"
-        )
-    return A3CConfig.from_dict(d, env_fn=env_fn)
+) -> tuple[A3CConfig, Sources]:
+    """The run's A3CConfig from its sources (presets.resolve_sources, in the module docstring's
+    order), with the default run directory runs/<game>-<time>; and the sources that applied."""
+    src = resolve_sources(game, config_file=config_file, preset=preset, sets=sets, resume=resume,
+                          overrides=overrides)  # fmt: skip
+    if src.fields.get("run_dir") is None:
+        src.fields["run_dir"] = str(default_run_dir(str(src.fields.get("game", A3CConfig.game))))
+    return A3CConfig.from_dict(src.fields, env_fn=src.env_fn), src
 
 
-def _default_arch(env_fn: GymMake) -> str:
-    env = env_fn()
-    try:
-        shape = env.observation_space.shape
-        return "a3c" if shape is not None and len(shape) == 3 else "mlp"
-    finally:
-        env.close()
+def _log_config(cfg: A3CConfig, src: Sources) -> None:
+    """Two lines before a run: its sources, lowest first, and what they changed."""
+    log.info("config: %s", " < ".join(["A3CConfig defaults", *src.applied]))
+    shown_elsewhere = ("game", "env_fn", "run_dir")  # on the "training ..." line
+    changed = {k: v for k, v in changed_fields(cfg).items() if k not in shown_elsewhere}
+    log.info("changed from the defaults: %s",
+             ", ".join(f"{k}={v!r}" for k, v in changed.items()) or "nothing")  # fmt: skip
 
 
 _preset_option = click.option(
     "--preset",
     "-p",
-    help="A named set of A3CConfig fields shipped with the package, below --config and --set "
-    "(a2c: one learner thread, 16 envs on every core).",
+    help="A named set of A3CConfig fields shipped with the package, above the env's family "
+    "preset (atari, classic_control) and below --config and --set (a2c: one learner thread, "
+    "16 envs on every core).",
 )
 
 _envs_option = click.option(
@@ -216,7 +147,8 @@ _envs_option = click.option(
 @click.option(
     "--steps",
     type=click.IntRange(min=1),
-    help="Total agent steps; the lr anneals to 0 there [default: 6_000_000].",
+    help="Total agent steps; the lr anneals to 0 there [default: 6_000_000, or the env's "
+    "family preset's].",
 )
 @click.option(
     "--minutes",
@@ -257,7 +189,9 @@ _envs_option = click.option(
     help="Network [default: a3c; mlp for vector envs].",
 )
 @click.option("--seed", type=click.IntRange(min=0), help="Run seed [default: 0].")
-@click.option("--lr", type=float, help="Initial learning rate [default: 3e-4].")
+@click.option(
+    "--lr", type=float, help="Initial learning rate [default: 3e-4, or the env's family preset's]."
+)
 @click.option(
     "--checkpoint-minutes",
     type=click.FloatRange(min=0),
@@ -272,6 +206,11 @@ def train(ctx: click.Context, game: str | None, threads: int | None, envs_per_th
           quiet: bool) -> None:  # fmt: skip
     """Train on GAME (an Atari ROM id such as pong, breakout, ms_pacman, or a gymnasium id such
     as CartPole-v1) and write checkpoints and logs into the run directory.
+
+    The settings start from GAME's family preset (a3c_native/presets/): atari, i.e. the
+    A3CConfig defaults, for Atari games and image observations; classic_control (the mlp and
+    the settings measured on CartPole) for vector observations. The run prints the sources
+    that applied and the fields they changed.
 
     Ctrl-C (or SIGTERM) stops the run and saves its checkpoint; --resume continues it with the
     same parameters, optimizer statistics and step count (so the lr schedule goes on).
@@ -291,8 +230,9 @@ def train(ctx: click.Context, game: str | None, threads: int | None, envs_per_th
         if checkpoint_minutes is not None
         else None,
     }
-    cfg = build_config(game, config_file=config_file, preset=preset, sets=sets, resume=resume,
-                       overrides=overrides)  # fmt: skip
+    cfg, src = resolve_config(game, config_file=config_file, preset=preset, sets=sets,
+                              resume=resume, overrides=overrides)  # fmt: skip
+    _log_config(cfg, src)
     what = cfg.to_dict()["env_fn"] or cfg.game
     verb = f"resuming {resume} on" if resume else "training"
     log.info("%s %s: %s, %d threads x %d envs, %s steps -> %s", verb, what, cfg.arch, cfg.threads,
@@ -301,7 +241,7 @@ def train(ctx: click.Context, game: str | None, threads: int | None, envs_per_th
         result = run_training(cfg, resume=resume, progress_bar=not quiet)
     finally:
         _ignore_late_signals(ctx)
-    ckpt = Path(cfg.run_dir) / "checkpoint.npz"  # type: ignore[arg-type]
+    ckpt = Path(cfg.run_dir) / CHECKPOINT_FILE  # type: ignore[arg-type]
     score = result.mean_score()
     click.echo(
         f"{'interrupted' if result.interrupted else 'done'} at step {result.total_steps:,}: "
@@ -378,7 +318,9 @@ def learn(game: str, minutes: float, eval_every: float, eval_episodes: int, targ
 
     overrides = {"threads": threads, "envs_per_thread": envs_per_thread, "total_steps": steps, "seed": seed,
                  "run_dir": str(out) if out is not None else None}  # fmt: skip
-    cfg = build_config(game, config_file=config_file, preset=preset, sets=sets, overrides=overrides)
+    cfg, src = resolve_config(game, config_file=config_file, preset=preset, sets=sets,
+                              overrides=overrides)  # fmt: skip
+    _log_config(cfg, src)
     if target is None and cfg.env_fn is None and cfg.game == "pong":
         target = 18.0
     log.info("learning %s for %g min: %s, %d threads x %d envs -> %s",
@@ -397,10 +339,10 @@ def learn(game: str, minutes: float, eval_every: float, eval_episodes: int, targ
 def _policy_env(checkpoint: Path, game: str | None, **gym_kwargs: Any) -> dict[str, Any]:
     """game=/env_fn= for evaluate/record: the given game, else the checkpoint's."""
     if game is not None:
-        name, env_fn = env_from_name(game, **gym_kwargs)
+        name, env_fn = resolve_env(game, **gym_kwargs)
         return {"env_fn": env_fn} if env_fn is not None else {"game": name}
-    env_fn = _env_fn_from_config(load_checkpoint(checkpoint).config, **gym_kwargs)
-    return {"env_fn": env_fn} if env_fn is not None else {}
+    saved = load_checkpoint(checkpoint).config.get("env_fn")
+    return {"env_fn": env_fn_from_saved(saved, **gym_kwargs)} if saved else {}
 
 
 _checkpoint_arg = click.argument(
@@ -521,19 +463,18 @@ def plot(runs: tuple[Path, ...], out: Path | None, window: int | None) -> None:
 
     Several RUNs: their moving averages (and evaluations) on shared axes, one colour each.
     """
-    from .learning import read_evaluations
     from .plotting import plot_comparison, plot_learning_curve
+    from .rundir import read_evaluations
 
     if len(runs) > 1:
-        first = runs[0] if runs[0].is_dir() else runs[0].parent
-        png = plot_comparison(runs, out or first.resolve().parent / "comparison.png",
+        first = run_dir_of(runs[0])
+        png = plot_comparison(runs, out or first.resolve().parent / COMPARISON_PNG,
                               window=window or 10)  # fmt: skip
         click.echo(f"wrote {png}")
         return
     run = runs[0]
-    run_dir = run if run.is_dir() else run.parent
-    cfg_file = run_dir / "config.json"
-    cfg = json.loads(cfg_file.read_text(encoding="utf-8")) if cfg_file.exists() else {}
+    run_dir = run_dir_of(run)
+    cfg = read_config(run_dir)
     frame_skip = int(cfg.get("frame_skip", 1)) if not cfg.get("env_fn") else 1
     png = plot_learning_curve(run, out, window=window or 100,
                               evaluations=read_evaluations(run_dir), frame_skip=frame_skip)  # fmt: skip
@@ -559,21 +500,19 @@ def plot(runs: tuple[Path, ...], out: Path | None, window: int | None) -> None:
 )
 @_envs_option
 def bench(game: str, seconds: float, thread_counts: tuple[int, ...], envs_per_thread: int | None) -> None:
-    """Training throughput (agent steps/s) on GAME at each thread count.
+    """Training throughput (agent steps/s) on GAME at each thread count, with the settings of
+    GAME's family preset (as `train GAME` uses).
 
     A quick built-in measurement; the repository's bench/ directory has the detailed
     benchmarks (kernels, env ceilings, scaling).
     """
     from .train import train as run_training
 
-    name, env_fn = env_from_name(game)
-    arch = _default_arch(env_fn) if env_fn is not None else "a3c"
+    k = {} if envs_per_thread is None else {"envs_per_thread": envs_per_thread}
+    base = A3CConfig.for_env(game, total_steps=10**12, max_seconds=seconds, **k)
     click.echo(f"{'threads':>7}  {'steps/s':>9}  {'env s':>6}  {'net s':>6}  {'gil wait s':>10}")
     for t in thread_counts or (1, 2):
-        k = {} if envs_per_thread is None else {"envs_per_thread": envs_per_thread}
-        cfg = A3CConfig(game=name, env_fn=env_fn, arch=arch, threads=t, total_steps=10**12,
-                        max_seconds=seconds, **k)  # fmt: skip
-        r = run_training(cfg)
+        r = run_training(dataclasses.replace(base, threads=t))
         tm = r.timings
         click.echo(f"{t:>7}  {r.steps_per_sec:>9,.0f}  {tm.get('env', 0):>6.1f}  "
                    f"{tm.get('net', 0):>6.1f}  {tm.get('gil_wait', 0):>10.2f}")  # fmt: skip

@@ -226,6 +226,21 @@ class A3CConfig:
         return cls(**{**load_preset(name), **fields})
 
     @classmethod
+    def for_env(cls, env: str | Callable[..., Any], /, **fields: Any) -> A3CConfig:
+        """The config for `env` with its family's preset under `fields`, as the CLI resolves
+        it: ``A3CConfig.for_env("CartPole-v1", threads=4)``.
+
+        `env` is an ALE game ('pong'), a registered gymnasium id ('CartPole-v1', made with
+        ``games.GymMake``) or an env factory. The family (presets.py, `family_of`): an ALE game
+        or image observations -> ``atari`` (the dataclass defaults); vector observations ->
+        ``classic_control`` (``a3c_native/presets/classic_control.toml``: the mlp and the
+        settings measured on CartPole). ``A3CConfig(...)`` itself applies no preset.
+        """
+        from a3c_native.presets import env_fields
+
+        return cls(**{**env_fields(env), **fields})
+
+    @classmethod
     def from_dict(
         cls, d: Mapping[str, Any], *, env_fn: Callable[..., Any] | None = None
     ) -> A3CConfig:

@@ -1,8 +1,9 @@
 """Environments stepped by the native actor-learner threads: Atari through ale-py's C++ vector
 interface (k envs per worker), and any gymnasium env with a Discrete action space.
 
-Not here: the network, training, evaluation, video recording. Nothing in this file logs or
-allocates on the per-step path beyond the arrays ale-py/the user's env return.
+Not here: game and env names (games.py), the network, training, evaluation, video recording.
+Nothing in this file logs or allocates on the per-step path beyond the arrays ale-py/the
+user's env return.
 
 The protocol a worker thread calls (with the GIL held for that call only), over the k envs
 one actor-learner steps together (`AtariVecEnv`, `GymVecEnv`; k = A3CConfig.envs_per_thread):
@@ -32,16 +33,15 @@ wrapper's own Python is ~0.7 us a step.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import os
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from a3c_native.errors import EnvError
+from a3c_native.games import resolve_game  # re-exported: A3CConfig validates games through it
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -65,45 +65,8 @@ _MASK64 = (1 << 64) - 1
 
 
 # ---------------------------------------------------------------------------------------------
-# Game names, seeds, cores
+# Seeds, cores
 # ---------------------------------------------------------------------------------------------
-
-
-def _normalise_game(name: str) -> str:
-    """'PongNoFrameskip-v4', 'ALE/MsPacman-v5', 'ms-pacman', 'Space Invaders' -> snake_case id."""
-    s = name.strip()
-    s = re.sub(r"^ALE/", "", s)
-    s = re.sub(r"(NoFrameskip)?(-v\d+)?$", "", s)
-    s = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", s)  # CamelCase -> Camel_Case
-    return re.sub(r"[-\s]+", "_", s).lower()
-
-
-def resolve_game(name: str) -> str:
-    """Return the ale-py ROM id for `name` (case, CamelCase, '-'/'_'/' ' and gymnasium-style
-    'ALE/...-v5' / '...NoFrameskip-v4' spellings accepted), e.g. 'MsPacman' -> 'ms_pacman'.
-
-    Raises EnvError naming close matches from `ale_py.roms.get_all_rom_ids()`, e.g.
-    "unknown game 'pongg'; did you mean: pong?". EnvError (not ValueError) because every failure
-    to build an env is one catchable type; `A3CConfig` reports the same check as a ConfigError.
-    """
-    from ale_py import roms
-
-    if not isinstance(name, str) or not name.strip():
-        raise EnvError(f"game must be a non-empty ROM id such as 'pong', got {name!r}")
-    ids = roms.get_all_rom_ids()
-    key = _normalise_game(name)
-    if key in ids:
-        return key
-    squashed = {rom.replace("_", ""): rom for rom in ids}
-    if key.replace("_", "") in squashed:
-        return squashed[key.replace("_", "")]
-    close = difflib.get_close_matches(key, ids, n=3, cutoff=0.6)
-    hint = (
-        f"did you mean: {', '.join(close)}?"
-        if close
-        else f"see ale_py.roms.get_all_rom_ids() for the {len(ids)} installed ROMs"
-    )
-    raise EnvError(f"unknown game {name!r}; {hint}")
 
 
 def _splitmix64(x: int) -> int:

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from .checkpoint import Checkpoint, load_checkpoint
-from .envs import AtariEnv, GymEnv, derive_seed, resolve_game
+from .envs import AtariEnv, GymEnv, derive_seed
 from .errors import CheckpointError, ConfigError
+from .games import resolve_game
 from .networks import Network
 from .policy import Policy
 from .results import TrainResult

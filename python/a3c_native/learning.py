@@ -6,41 +6,34 @@ test of resume); after each chunk the checkpoint is evaluated with `evaluate` (w
 raw scores, no-op starts); evaluation time is not counted as training time. Writes into the
 run directory, besides what `train` writes (episodes.csv, checkpoint, config.json): eval.csv
 and learning_curve.png (score vs agent steps/frames and vs training time, with the
-evaluations). Not here: training itself (train.py), the evaluation protocol (evaluate.py).
+evaluations). Not here: training itself (train.py), the evaluation protocol (evaluate.py),
+the files' names and formats (rundir.py), drawing (plotting.py).
 """
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from . import __version__
+from ._core import __version__
 from .config import A3CConfig
 from .errors import ConfigError
 from .evaluate import evaluate
-from .plotting import plot_learning_curve, read_episodes
-from .train import CHECKPOINT_FILE, train
+from .plotting import plot_learning_curve
+from .rundir import (
+    CHECKPOINT_FILE,
+    EVAL_CSV,
+    LEARNING_CURVE_PNG,
+    Evaluation,
+    read_episodes,
+    read_evaluations,
+    write_evaluations,
+)
+from .train import train
 
-__all__ = ["EVAL_CSV", "Evaluation", "LearningReport", "first_reaching", "learn", "read_evaluations"]
-
-EVAL_CSV = "eval.csv"
-EVAL_FIELDS = ("train_seconds", "step", "mean", "std", "min", "max", "episodes")
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """One evaluation of the checkpoint, after `train_seconds` of training."""
-
-    train_seconds: float
-    step: int
-    mean: float
-    std: float
-    min: float
-    max: float
-    episodes: int
+__all__ = ["LearningReport", "first_reaching", "learn"]
 
 
 @dataclass
@@ -109,31 +102,6 @@ def first_reaching(run: str | Path, target: float, window: int = 10) -> tuple[fl
     return None
 
 
-def read_evaluations(run_dir: str | Path) -> list[Evaluation]:
-    """The evaluations in ``<run_dir>/eval.csv`` ([] if there is none)."""
-    path = Path(run_dir) / EVAL_CSV
-    if not path.exists():
-        return []
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    try:
-        return [Evaluation(float(r["train_seconds"]), int(r["step"]), float(r["mean"]),
-                           float(r["std"]), float(r["min"]), float(r["max"]), int(r["episodes"]))
-                for r in rows]  # fmt: skip
-    except (KeyError, TypeError, ValueError) as e:
-        msg = f"{path}: not an a3c_native evaluation log ({e!r})"
-        raise ValueError(msg) from None
-
-
-def _write_evals(path: Path, evals: list[Evaluation]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(EVAL_FIELDS)
-        w.writerows([getattr(e, k) for k in EVAL_FIELDS] for e in evals)
-    tmp.replace(path)
-
-
 def learn(
     cfg: A3CConfig,
     *,
@@ -184,7 +152,7 @@ def learn(
                       threads=eval_threads)  # fmt: skip
         evals.append(Evaluation(trained, total, float(ev.mean), float(ev.std), float(ev.min),
                                 float(ev.max), eval_episodes))  # fmt: skip
-        _write_evals(run_dir / EVAL_CSV, evals)
+        write_evaluations(run_dir, evals)
         if log:
             recent = result.mean_score(window)
             log(f"{trained / 60:6.1f} min  step {total:>11,}  train mean({window}) "
@@ -197,7 +165,7 @@ def learn(
     )  # fmt: skip
     try:
         report.plot = plot_learning_curve(
-            run_dir, run_dir / "learning_curve.png", window=window,
+            run_dir, run_dir / LEARNING_CURVE_PNG, window=window,
             title=f"{cfg.game if env_fn is None else cfg.to_dict()['env_fn']}, "
                   f"a3c_native {__version__}, seed {cfg.seed}",
             evaluations=evals, frame_skip=report.frame_skip,

@@ -1,46 +1,22 @@
 """Learning-curve PNGs from a run's episodes.csv: score vs agent steps and vs wall time, for
 one run (with its evaluations) or several side by side (one moving average each).
 
-Owns reading episodes.csv and drawing; matplotlib is imported lazily with the non-interactive
-Agg backend (no display needed, no GUI warnings). Not here: writing the CSV (telemetry.py).
+Owns drawing; matplotlib is imported lazily with the non-interactive Agg backend (no display
+needed, no GUI warnings). Not here: the run directory's files and their formats (rundir.py).
 """
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from .telemetry import EPISODE_FIELDS, EPISODES_CSV
+from .games import gym_id_of
+from .rundir import LEARNING_CURVE_PNG, read_config, read_episodes, read_evaluations, run_dir_of
 
-__all__ = ["moving_average", "plot_comparison", "plot_learning_curve", "read_episodes"]
-
-
-def read_episodes(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Columns of an episodes.csv (or of ``<run_dir>/episodes.csv``) as arrays, in step order.
-
-    Raises FileNotFoundError if there is no such file and ValueError if it is not one of ours.
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / EPISODES_CSV
-    with path.open(newline="", encoding="utf-8") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None or tuple(header) != EPISODE_FIELDS:
-            msg = f"{path}: not an a3c_native episodes log (header {header}, expected {list(EPISODE_FIELDS)})"
-            raise ValueError(msg)
-        rows = [r for r in reader if len(r) == len(EPISODE_FIELDS)]  # a torn last line is skipped
-    try:
-        data = np.array(rows, dtype=np.float64).reshape(-1, len(EPISODE_FIELDS))
-    except ValueError as e:
-        msg = f"{path}: malformed row ({e})"
-        raise ValueError(msg) from None
-    data = data[np.argsort(data[:, 1], kind="stable")]
-    return {name: data[:, i] for i, name in enumerate(EPISODE_FIELDS)}
+__all__ = ["moving_average", "plot_comparison", "plot_learning_curve"]
 
 
 def moving_average(x: np.ndarray, window: int) -> np.ndarray:
@@ -72,7 +48,7 @@ def plot_learning_curve(
         window: games in the moving average.
         title: figure title (default: the game from the run's config.json, else the dir name).
         evaluations: evaluation points to overlay, objects with train_seconds, step, mean and
-            std (learn.Evaluation), drawn as black error bars.
+            std (rundir.Evaluation), drawn as black error bars.
         frame_skip: emulator frames per agent step; > 1 adds a frames axis over the steps.
     """
     import matplotlib
@@ -81,12 +57,12 @@ def plot_learning_curve(
     import matplotlib.pyplot as plt
 
     run = Path(run)
-    run_dir = run if run.is_dir() else run.parent
+    run_dir = run_dir_of(run)
     ep = read_episodes(run)
     if ep["score"].size == 0:
         msg = f"{run}: no finished games yet, nothing to plot"
         raise ValueError(msg)
-    out = Path(out) if out is not None else run_dir / "learning_curve.png"
+    out = Path(out) if out is not None else run_dir / LEARNING_CURVE_PNG
     if title is None:
         title = _describe(run_dir)
     avg = moving_average(ep["score"], window)
@@ -148,8 +124,6 @@ def plot_comparison(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .learning import read_evaluations  # learning imports this module at its top
-
     paths = [Path(r) for r in runs]
     if len(paths) < 2:
         msg = f"plot_comparison needs at least two runs, got {len(paths)}"
@@ -157,7 +131,7 @@ def plot_comparison(
     if labels is not None and len(labels) != len(paths):
         msg = f"plot_comparison: {len(labels)} labels for {len(paths)} runs"
         raise ValueError(msg)
-    dirs = [p if p.is_dir() else p.parent for p in paths]
+    dirs = [run_dir_of(p) for p in paths]
     episodes = [read_episodes(p) for p in paths]
     for p, ep in zip(paths, episodes):
         if ep["score"].size == 0:
@@ -193,14 +167,11 @@ def plot_comparison(
 
 def _describe(run_dir: Path) -> str:
     """'<game> (<arch>, <n> threads, seed <s>)' from the run's config.json, else its name."""
-    cfg_file = run_dir / "config.json"
-    if not cfg_file.exists():
+    cfg = read_config(run_dir)
+    if not cfg:
         return run_dir.resolve().name
-    import json
-
-    cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
     env = cfg.get("env_fn")
-    name = cfg.get("game") if not env or "GymMake(" in env else env  # CLI gym ids
+    name = cfg.get("game") if not env else gym_id_of(env) or env
     return f"{name} ({cfg.get('arch')}, {cfg.get('threads')} threads, seed {cfg.get('seed')})"
 
 

@@ -2,23 +2,20 @@
 
 Everything here runs on the main thread from train()'s progress callback, once per
 ``log_interval_seconds``: short and rare work, because every worker needs the GIL for each
-env step (DESIGN.md, "the GIL convoy"). Not here: checkpoints (checkpoint.py, train.py).
-
-Run-directory files:
-    episodes.csv   wall_time,step,worker,score,length   one row per finished game; wall_time
-                   is training seconds summed over resumed runs (appended to on resume)
-    tb/            TensorBoard events (tfevents.py, no tensorboardX or torch): episode/score,
-                   episode/length (x = step), train/policy_loss, train/value_loss,
-                   train/entropy, train/lr, perf/steps_per_sec.
+env step (DESIGN.md, "the GIL convoy"). Writes episodes.csv (its format: rundir.py) and, in
+tb/, the TensorBoard scalars episode/score, episode/length (x = step), train/policy_loss,
+train/value_loss, train/entropy, train/lr and perf/steps_per_sec (tfevents.py, no
+tensorboardX or torch). Not here: checkpoints (checkpoint.py, train.py), file names and
+formats (rundir.py).
 """
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .rundir import TB_DIR, EpisodeLog
 from .tfevents import EventWriter
 
 if TYPE_CHECKING:
@@ -26,11 +23,7 @@ if TYPE_CHECKING:
 
     from .results import EpisodeRecord, Progress
 
-__all__ = ["EPISODES_CSV", "EPISODE_FIELDS", "TB_DIR", "Telemetry"]
-
-EPISODES_CSV = "episodes.csv"
-EPISODE_FIELDS = ("wall_time", "step", "worker", "score", "length")
-TB_DIR = "tb"
+__all__ = ["Telemetry"]
 
 
 class Telemetry:
@@ -63,8 +56,7 @@ class Telemetry:
     ) -> None:
         self.seconds_offset = float(seconds_offset)
         self.episodes = int(episodes_offset)
-        self._csv_file = None
-        self._csv = None
+        self._log: EpisodeLog | None = None
         self._tb = None
         self._bar = None
         self._total = total_steps
@@ -72,16 +64,7 @@ class Telemetry:
         if run_dir is not None:
             run_dir = Path(run_dir)
             run_dir.mkdir(parents=True, exist_ok=True)
-            path = run_dir / EPISODES_CSV
-            new = not path.exists() or path.stat().st_size == 0
-            torn = not new and _last_byte(path) != b"\n"  # a killed run's half-written row
-            self._csv_file = path.open("a", newline="", encoding="utf-8")
-            self._csv = csv.writer(self._csv_file, lineterminator="\n")
-            if torn:
-                self._csv_file.write("\n")  # plotting skips the torn row
-            if new:
-                self._csv.writerow(EPISODE_FIELDS)
-                self._csv_file.flush()
+            self._log = EpisodeLog(run_dir)
             if tensorboard:
                 self._tb = EventWriter(run_dir / TB_DIR)
         if progress_bar:
@@ -125,16 +108,14 @@ class Telemetry:
 
     def record_episodes(self, episodes: Sequence[EpisodeRecord]) -> None:
         """Append finished games to episodes.csv and TensorBoard."""
-        for e in episodes:
-            if self._csv is not None:
-                wall = f"{self.seconds_offset + e.wall_time:.3f}"
-                self._csv.writerow((wall, e.step, e.worker, e.score, e.length))
-            if self._tb is not None:
+        if self._log is not None and episodes:
+            self._log.write((self.seconds_offset + e.wall_time, e.step, e.worker, e.score, e.length)
+                            for e in episodes)  # fmt: skip
+        if self._tb is not None:
+            for e in episodes:
                 self._tb.add_scalar("episode/score", e.score, e.step)
                 self._tb.add_scalar("episode/length", e.length, e.step)
         self.episodes += len(episodes)
-        if self._csv_file is not None and episodes:
-            self._csv_file.flush()
 
     def finish(self, episodes: Sequence[EpisodeRecord], steps: int) -> None:
         """Record the games that ended after the last update and move the bar to `steps`."""
@@ -163,18 +144,12 @@ class Telemetry:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        if self._csv_file is not None:
-            self._csv_file.close()
-            self._csv_file = self._csv = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
         if self._tb is not None:
             self._tb.close()
             self._tb = None
-
-
-def _last_byte(path: Path) -> bytes:
-    with path.open("rb") as f:
-        f.seek(-1, 2)
-        return f.read(1)
 
 
 def _hms(seconds: float) -> str:

@@ -4,12 +4,12 @@ The pool runs with the GIL released; this (the calling) thread wakes every ``log
 seconds to turn the native counters into a :class:`Progress` for the callback, and every
 100 ms to check for Ctrl-C. With ``cfg.run_dir`` set it also writes the run's files there:
 config.json, checkpoint.npz (start, every N steps/seconds, end, Ctrl-C, SIGTERM), episodes.csv
-and TensorBoard events (telemetry.py). Not here: the checkpoint format (checkpoint.py), the CLI.
+and TensorBoard events (telemetry.py). Not here: the checkpoint format (checkpoint.py), the
+run directory's file names and formats (rundir.py), the CLI.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -24,18 +24,14 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from .checkpoint import (
-    Checkpoint,
-    atomic_write,
-    load_checkpoint,
-    remove_stale_temp_files,
-    save_checkpoint,
-)
+from .checkpoint import Checkpoint, load_checkpoint, remove_stale_temp_files, save_checkpoint
 from .config import A3CConfig
 from .envs import make_worker_envs, worker_cpu
 from .errors import CheckpointError, ConfigError
+from .games import canonical_env_fn_name
 from .networks import Network
 from .results import EpisodeRecord, Progress, TrainResult
+from .rundir import CHECKPOINT_FILE, write_config
 from .telemetry import Telemetry
 
 log = logging.getLogger("a3c_native")
@@ -45,9 +41,6 @@ log = logging.getLogger("a3c_native")
 # default), which starves the workers (measured: 2,500 -> 179 env steps/s beside one busy
 # thread). A short interval bounds that wait; it is restored when the run ends.
 _RUN_SWITCH_INTERVAL = 0.0002
-
-CHECKPOINT_FILE = "checkpoint.npz"
-CONFIG_FILE = "config.json"
 
 
 def make_network(cfg: A3CConfig, obs_shape: tuple[int, ...], obs_dtype: np.dtype, num_actions: int) -> Network:
@@ -102,8 +95,8 @@ def _episodes(raw: list[tuple[float, int, int, float, int]]) -> list[EpisodeReco
 
 
 def _env_identity(cfg_dict: dict[str, Any]) -> str:
-    if cfg_dict.get("env_fn"):
-        return f"env_fn {cfg_dict['env_fn']!r}"
+    if cfg_dict.get("env_fn"):  # a GymMake saved under its former module name is the same env
+        return f"env_fn {canonical_env_fn_name(cfg_dict['env_fn'])!r}"
     return f"game {cfg_dict.get('game')!r}"
 
 
@@ -241,8 +234,7 @@ class _RunDir:
         self.last_time = time.monotonic()
         Path(self.dir).mkdir(parents=True, exist_ok=True)
         remove_stale_temp_files(self.checkpoint)
-        text = json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n"
-        atomic_write(Path(self.dir) / CONFIG_FILE, lambda f: f.write(text.encode()))
+        write_config(self.dir, cfg.to_dict())
 
     def due(self, steps: int) -> bool:
         c = self.cfg
