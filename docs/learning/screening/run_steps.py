@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 import a3c_native as a3c
-from a3c_native.cli import build_config
+from a3c_native.cli import resolve_config
 
 
 def main() -> None:
@@ -23,7 +23,7 @@ def main() -> None:
     args = ap.parse_args()
     ckpt = Path(args.run_dir) / "checkpoint.npz"
     resume = ckpt if ckpt.exists() else None
-    cfg = build_config(None if resume else "pong", sets=tuple(args.sets), resume=resume,
+    cfg, _ = resolve_config(None if resume else "pong", sets=tuple(args.sets), resume=resume,
                        overrides={"run_dir": args.run_dir, "seed": args.seed if not resume else None})  # fmt: skip
     r = a3c.train(cfg, resume=resume, callback=lambda p: p.steps < args.steps)
     print(f"{r.total_steps:,} steps, {r.steps_per_sec:,.0f}/s, last-10 {r.mean_score(10)}")
