@@ -14,6 +14,7 @@ class SharedParams {
  public:
   SharedParams(const float* params, const float* rms, Index n, bool locked);
   Index size() const { return n_; }
+  bool locked() const { return locked_; }
 
   // theta_local <- theta (plain copy, no lock in Hogwild mode).
   void snapshot(float* theta_local);

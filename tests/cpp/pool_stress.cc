@@ -40,6 +40,35 @@ class ThrowingEnv final : public a3c::Env {
   int n_ = 0;
 };
 
+// Every field set explicitly (TrainOptions has no defaults): a small, fast-learning setting
+// (A3CConfig's values except t_max 5, as in the tests' CartPole runs). Nothing here depends
+// on learning; the checks are counts, errors and finiteness.
+a3c::TrainOptions options(int threads, std::int64_t total_steps, bool locked) {
+  using namespace a3c;
+  TrainOptions opt;
+  opt.threads = threads;
+  opt.total_steps = total_steps;
+  opt.start_step = 0;
+  opt.max_seconds = 0;
+  opt.lr_anneal_seconds = 0;
+  opt.start_seconds = 0;
+  opt.t_max = 5;
+  opt.gamma = 0.99f;
+  opt.lr = 3e-4f;
+  opt.entropy_beta = 0.01f;
+  opt.value_coef = 0.5f;
+  opt.rmsprop_alpha = 0.99f;
+  opt.rmsprop_eps = 1e-5f;
+  opt.rmsprop_eps_placement = EpsPlacement::kInside;
+  opt.grad_clip = 40.0f;
+  opt.loss_reduction = LossReduction::kSum;
+  opt.reward_clip = 1.0f;
+  opt.seed = 0;
+  opt.update = locked ? UpdateMode::kLocked : UpdateMode::kHogwild;
+  opt.worker_cpus.assign(threads, -1);  // not pinned: sanitizer runs share the machine
+  return opt;
+}
+
 void run_pool(const std::string& arch, int threads, int k, bool locked, std::int64_t steps) {
   using namespace a3c;
   const std::vector<Index> obs = arch == "mlp" ? std::vector<Index>{8} : std::vector<Index>{4, 84, 84};
@@ -53,9 +82,7 @@ void run_pool(const std::string& arch, int threads, int k, bool locked, std::int
     envs.push_back(std::make_unique<SyntheticEnv>(net.spec(), i, 50, k));
     raw.push_back(envs.back().get());
   }
-  TrainOptions opt;
-  opt.threads = threads;
-  opt.total_steps = steps;
+  const TrainOptions opt = options(threads, steps, locked);
   Pool pool(net, shared, raw, opt);
   pool.start();
   while (!pool.wait_for(0.05)) {
@@ -83,10 +110,7 @@ void run_failing_pool() {
   SharedParams shared(params.data(), nullptr, net.num_params(), false);
   SyntheticEnv ok_env(net.spec(), 0);
   ThrowingEnv bad_env(net.spec());
-  TrainOptions opt;
-  opt.threads = 2;
-  opt.total_steps = 100000000;
-  Pool pool(net, shared, {&ok_env, &bad_env}, opt);
+  Pool pool(net, shared, {&ok_env, &bad_env}, options(2, 100000000, false));
   pool.start();
   pool.join();
   bool caught = false;
@@ -96,6 +120,24 @@ void run_failing_pool() {
     caught = std::string(e.what()) == "env failure at step 200";
   }
   expect(caught, "an env exception stops the pool and is reported");
+}
+
+void run_unset_options() {
+  using namespace a3c;
+  Network net(make_arch("mlp", {8}, 3, {16, 16}));
+  AlignedBuffer<float> params(net.num_params());
+  net.init_params(params.data(), 1);
+  SharedParams shared(params.data(), nullptr, net.num_params(), false);
+  SyntheticEnv env(net.spec(), 0);
+  TrainOptions opt = options(1, 1000, false);
+  opt.rmsprop_eps = kUnsetFloat;  // forgotten
+  std::string what;
+  try {
+    Pool pool(net, shared, {&env}, opt);
+  } catch (const std::invalid_argument& e) {
+    what = e.what();
+  }
+  expect(what.find("TrainOptions fields not set: rmsprop_eps.") == 0, "a forgotten option is named: " + what);
 }
 
 }  // namespace
@@ -111,6 +153,7 @@ int main(int argc, char** argv) {
         for (bool locked : {false, true})
           run_pool(arch, threads, k, locked, (arch[0] == 'm' ? 20000 : 600) * k / scale);
   run_failing_pool();
+  run_unset_options();
   std::printf("%d failed\n", failures);
   return failures == 0 ? 0 : 1;
 }
