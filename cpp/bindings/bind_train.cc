@@ -135,6 +135,7 @@ py::dict probe_rollout(NetworkCore& net, const py::array& params, const py::obje
   std::vector<std::tuple<int, int, double, std::int64_t>> ended;  // rollout step, env, score, length
   {
     py::gil_scoped_release nogil;
+    KernelIsaInUse kernels;
     ScopedFlushDenormals ftz;
     learner.reset_envs();
     for (int r = 0; r < rollouts; ++r) {
@@ -201,19 +202,17 @@ class Trainer {
                                              opt_.update == UpdateMode::kLocked);
   }
 
-  py::array_t<float> params() {
-    py::array_t<float> out(shared_->size());
-    float* p = out.mutable_data();
-    py::gil_scoped_release nogil;
-    shared_->read(p, nullptr);
-    return out;
-  }
-  py::array_t<float> rms() {
-    py::array_t<float> out(shared_->size());
-    float* p = out.mutable_data();
-    py::gil_scoped_release nogil;
-    shared_->read(nullptr, p);
-    return out;
+  // The shared parameters and RMSProp statistics, copied in ONE read (SharedParams::read): a
+  // checkpoint must not pair parameters with statistics from a later update.
+  py::tuple state() {
+    py::array_t<float> params(shared_->size()), rms(shared_->size());
+    float* p = params.mutable_data();
+    float* g = rms.mutable_data();
+    {
+      py::gil_scoped_release nogil;
+      shared_->read(p, g);
+    }
+    return py::make_tuple(params, rms);
   }
   std::int64_t steps() const { return pool_ ? opt_.start_step + pool_->steps_done() : opt_.start_step; }
 
@@ -402,8 +401,9 @@ void register_train(py::module_& m) {
       .def(py::init<NetworkCore&, const py::array&, const py::object&, const TrainOptions&>(), py::arg("net"),
            py::arg("params"), py::arg("rms"), py::arg("options"), py::keep_alive<1, 2>())
       .def("run", &Trainer::run, py::arg("envs"), py::arg("callback"), py::arg("interval"))
-      .def("params", &Trainer::params, "Copy of the shared parameters (a Hogwild read during a run).")
-      .def("rms", &Trainer::rms, "Copy of the shared RMSProp statistics.")
+      .def("state", &Trainer::state,
+           "(params, rms): copies of the shared parameters and RMSProp statistics, read in one "
+           "call (one state under update='locked'; a Hogwild read during a hogwild run).")
       .def("request_stop", &Trainer::request_stop,
            "Stop the run as a budget would (safe from a signal handler; never blocks).")
       .def_property_readonly("steps", &Trainer::steps);

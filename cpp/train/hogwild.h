@@ -24,7 +24,9 @@ class SharedParams {
   // mode holds one mutex around the whole update.
   void apply_update(const float* d, float gscale, const RmsPropParams& p, float* theta_local);
 
-  // Copies of the shared buffers (racy reads during a run: a Hogwild snapshot).
+  // Copies of the shared buffers, either may be null. Both in one call for a checkpoint: in
+  // locked mode they are then one state (under the update mutex); in Hogwild mode this is a
+  // Hogwild read like snapshot(), updates may land during the copy.
   void read(float* params_out, float* rms_out);
 
  private:

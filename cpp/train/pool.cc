@@ -142,6 +142,7 @@ Pool::~Pool() {
 
 void Pool::start() {
   A3C_CHECK(threads_.empty(), "pool started twice");
+  kernels_in_use_ = std::make_unique<KernelIsaInUse>();
   t0_ = now_seconds();
   threads_.reserve(opt_.threads);
   for (int i = 0; i < opt_.threads; ++i) {
@@ -179,6 +180,7 @@ bool Pool::wait_for(double seconds) {
 void Pool::join() {
   for (auto& t : threads_)
     if (t.joinable()) t.join();
+  kernels_in_use_.reset();
 }
 
 std::exception_ptr Pool::error() {

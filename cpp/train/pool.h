@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/aligned.h"
+#include "common/cpu.h"
 #include "nn/network.h"
 #include "train/actor_learner.h"
 #include "train/env.h"
@@ -110,7 +111,8 @@ class Pool {
 
   // Starts the worker threads. If thread i cannot be started, the threads already running
   // are stopped and joined and std::runtime_error "could not start actor-learner thread i of
-  // N: <reason>" is thrown (i counted from 1).
+  // N: <reason>" is thrown (i counted from 1). From start() to join(), set_kernel_isa refuses
+  // to change the kernel set.
   void start();
   void request_stop();
   // Waits up to `seconds` for every worker to finish; true if they all have.
@@ -144,6 +146,7 @@ class Pool {
   TrainOptions opt_;
   std::unique_ptr<Worker[]> workers_;
   std::vector<std::thread> threads_;
+  std::unique_ptr<KernelIsaInUse> kernels_in_use_;  // from start() until join() has joined all
   std::atomic<bool> stop_{false};
   std::mutex done_mu_;
   std::condition_variable done_cv_;

@@ -353,7 +353,7 @@ def train(
         if run_dir is not None:
             # A checkpoint exists from the first moment of the run: a crash at any time later
             # leaves a loadable file (the last complete one, thanks to the atomic write).
-            run_dir.save(trainer.params(), trainer.rms(), start_step, 0.0, 0)
+            run_dir.save(*trainer.state(), start_step, 0.0, 0)
 
         stopper = _StopOnSignals(trainer)
         episodes: list[EpisodeRecord] = []
@@ -394,7 +394,7 @@ def train(
             if telemetry is not None:
                 telemetry.update(progress)
             if run_dir is not None and run_dir.due(progress.steps):
-                run_dir.save(trainer.params(), trainer.rms(), progress.steps, progress.seconds, len(episodes))
+                run_dir.save(*trainer.state(), progress.steps, progress.seconds, len(episodes))
             return None if callback is None else callback(progress)
 
         sys.setswitchinterval(_RUN_SWITCH_INTERVAL)
@@ -411,9 +411,10 @@ def train(
         if interrupted:
             log.warning("training interrupted at step %d", raw.steps)
         seconds = raw.seconds
+        final_params, final_rms = trainer.state()
         result = TrainResult(
-            params=trainer.params(),
-            rms=trainer.rms(),
+            params=final_params,
+            rms=final_rms,
             total_steps=raw.steps,
             run_steps=raw.run_steps,
             seconds=seconds,

@@ -85,6 +85,12 @@ void run_pool(const std::string& arch, int threads, int k, bool locked, std::int
   const TrainOptions opt = options(threads, steps, locked);
   Pool pool(net, shared, raw, opt);
   pool.start();
+  bool isa_refused = false;  // set_kernel_isa while the pool runs
+  try {
+    a3c::set_kernel_isa(a3c::kernel_isa());
+  } catch (const std::runtime_error&) {
+    isa_refused = true;
+  }
   while (!pool.wait_for(0.05)) {
     (void)pool.collect(true);  // the main thread's telemetry reads, concurrently with workers
     (void)pool.steps_done();
@@ -98,6 +104,7 @@ void run_pool(const std::string& arch, int threads, int k, bool locked, std::int
   const std::string tag = arch + " threads=" + std::to_string(threads) + " k=" + std::to_string(k) +
                           (locked ? " locked" : " hogwild");
   expect(!pool.error(), tag + ": no worker error");
+  expect(isa_refused, tag + ": the kernel set cannot change while the pool runs");
   expect(pool.steps_done() >= steps && pool.steps_done() < steps + threads * k * opt.t_max, tag + ": step count");
   expect(s.updates > 0 && finite, tag + ": updates applied, params finite");
 }
@@ -120,6 +127,13 @@ void run_failing_pool() {
     caught = std::string(e.what()) == "env failure at step 200";
   }
   expect(caught, "an env exception stops the pool and is reported");
+  bool isa_free = true;  // the pool has joined: the kernel set may change again
+  try {
+    set_kernel_isa(kernel_isa());
+  } catch (const std::exception&) {
+    isa_free = false;
+  }
+  expect(isa_free, "the kernel set can change once the pool has joined");
 }
 
 void run_unset_options() {
