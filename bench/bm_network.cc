@@ -88,7 +88,8 @@ struct Fixture {
   // No zeroing of grad: the backward writes every element (Network::backward), as in training.
   void forward_backward(Index batch) {
     forward(batch);
-    net.loss_and_backward(params.data(), ws, batch, actions.data(), returns.data(), LossCoefs{}, grad.data());
+    const LossCoefs coefs{0.01f, 0.5f, false};  // A3CConfig's entropy_beta, value_coef, sum
+    net.loss_and_backward(params.data(), ws, batch, actions.data(), returns.data(), coefs, grad.data());
   }
 };
 

@@ -29,6 +29,7 @@ Command:  python bench/throughput.py [--game pong --threads 2 --envs-per-thread 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import time
@@ -39,7 +40,8 @@ import a3c_native
 from a3c_native import _core
 from a3c_native.config import A3CConfig
 from a3c_native.envs import AtariVecEnv, derive_seed, worker_cpu
-from a3c_native.train import _options, make_network
+from a3c_native.native_options import native_options
+from a3c_native.train import make_network
 
 
 def env_seconds_per_step(game: str, k: int, seconds: float) -> float:
@@ -64,14 +66,12 @@ def env_seconds_per_step(game: str, k: int, seconds: float) -> float:
 
 def net_seconds_per_step(cfg: A3CConfig, net: a3c_native.Network, seconds: float) -> float:
     """One actor-learner on k SyntheticEnvs (no Python), pinned to one core."""
-    opts = _options(cfg, 0, 0.0)
-    opts.threads = 1
-    opts.worker_cpus = [worker_cpu(0)]
-    opts.total_steps = 10**12
-    opts.max_seconds = seconds
-    trainer = _core.Trainer(net._core, net.init_params(cfg.seed), None, opts, False)
+    one = dataclasses.replace(cfg, threads=1, total_steps=10**12, max_seconds=seconds)
+    opts = native_options(one)
+    opts.worker_cpus = [worker_cpu(0)]  # pinned even if cfg.pin_threads is off
+    trainer = _core.Trainer(net._core, net.init_params(cfg.seed), None, opts)
     raw = trainer.run([_core.SyntheticEnv(seed=0, num_envs=cfg.envs_per_thread)], None, 1.0)
-    return raw["seconds"] / raw["run_steps"]
+    return raw.seconds / raw.run_steps
 
 
 def train_run(cfg: A3CConfig) -> tuple[float, float, float]:

@@ -12,22 +12,18 @@ import pytest
 
 from a3c_native import A3CConfig, Network, _core, train
 from a3c_native.envs import GymVecEnv
+from a3c_native.native_options import native_options
 
 # float32 sums over different groupings of the same samples (one backward over k*T rows vs
 # one per segment): relative error of a few ulps of the largest gradient element.
 GRAD_RTOL = 2e-4
 
 
-def _options(t_max: int, **kw) -> _core.TrainOptions:
-    o = _core.TrainOptions()
-    o.t_max = t_max
-    o.gamma = kw.get("gamma", 0.9)
-    o.entropy_beta = kw.get("entropy_beta", 0.01)
-    o.value_coef = kw.get("value_coef", 0.5)
-    o.loss_mean = False
-    o.reward_clip = kw.get("reward_clip", 1.0)
-    o.seed = kw.get("seed", 0)
-    return o
+def _options(t_max: int, gamma: float = 0.9) -> _core.TrainOptions:
+    # entropy_beta 0.01, value_coef 0.5, loss_reduction "sum", reward_clip 1, seed 0: the
+    # config's defaults, which _check_rollout's calls repeat.
+    cfg = A3CConfig(env_fn=cartpole, arch="mlp", t_max=t_max, gamma=gamma)
+    return native_options(cfg)
 
 
 def _segments(terminals: np.ndarray, e: int) -> list[tuple[int, int, bool]]:

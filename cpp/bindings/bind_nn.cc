@@ -99,7 +99,8 @@ bool overlaps(const py::array& a, const py::array& b) {
 void register_nn(py::module_& m) {
   m.def("kernel_isa", &kernel_isa, "The kernel set in use: 'avx2' or 'scalar'.");
   m.def("set_kernel_isa", &set_kernel_isa, py::arg("isa"),
-        "Select the kernel set ('avx2' or 'scalar'); not while a training run is going.");
+        "Select the kernel set ('avx2' or 'scalar'). RuntimeError while a training pool runs "
+        "(the workers read it on every kernel call), ValueError for an unknown or unsupported set.");
   m.def("cpu_has_avx2", [] { return cpu_features().avx2_fma; });
 
   py::class_<NetworkCore>(m, "NetworkCore")

@@ -26,31 +26,46 @@ namespace a3c::bind {
 
 namespace {
 
-py::dict stats_dict(const WorkerStats& s, bool with_losses) {
-  py::dict d;
-  d["updates"] = s.updates;
-  d["skipped_updates"] = s.skipped_updates;
-  py::list hist;
-  for (int b = 0; b < kStalenessBins; ++b) hist.append(s.staleness_hist[b]);
-  d["staleness_hist"] = hist;
-  d["staleness_mean"] = s.updates > 0 ? s.staleness_sum / static_cast<double>(s.updates) : 0.0;
-  d["gil_wait_seconds"] = s.gil_wait_ns * 1e-9;
-  d["env_call_seconds"] = s.env_call_ns * 1e-9;
-  d["env_call_cpu_seconds"] = s.env_call_cpu_ns * 1e-9;
-  d["env_seconds"] = s.env_ns * 1e-9;
-  d["net_seconds"] = s.net_ns * 1e-9;
-  d["update_seconds"] = s.update_ns * 1e-9;
-  py::list eps;
-  for (const auto& e : s.episodes) eps.append(py::make_tuple(e.wall_time, e.step, e.worker, e.score, e.length));
-  d["episodes"] = eps;
-  if (with_losses) {
-    const double c = s.loss_count > 0 ? static_cast<double>(s.loss_count) : 1.0;
-    d["loss_count"] = s.loss_count;
-    d["policy_loss"] = s.policy_loss / c;
-    d["value_loss"] = s.value_loss / c;
-    d["entropy"] = s.entropy / c;
-  }
-  return d;
+// What Trainer.run returns and its progress callback receives: the pool's statistics at one
+// moment, typed (bound read-only as _core.RunStats; python/a3c_native/_core.pyi lists them).
+struct RunStats {
+  std::int64_t steps = 0;      // global agent steps, earlier runs (start_step) included
+  std::int64_t run_steps = 0;  // agent steps of this run
+  double seconds = 0;          // wall time of this run
+  double lr = 0;               // the scheduled learning rate now
+  std::int64_t updates = 0, skipped_updates = 0;  // cumulative over the run
+  std::vector<std::int64_t> staleness_hist;       // [kStalenessBins], cumulative
+  double staleness_mean = 0;
+  // Cumulative seconds summed over the workers: waiting for the GIL, inside the Python env
+  // call (wall and CPU), stepping envs, in the network, in the shared update.
+  double gil_wait_seconds = 0, env_call_seconds = 0, env_call_cpu_seconds = 0;
+  double env_seconds = 0, net_seconds = 0, update_seconds = 0;
+  std::vector<EpisodeRecord> episodes;  // games ended since the last RunStats, by wall time
+  // Means over the updates since the last RunStats (loss_count of them; 0 if none).
+  std::int64_t loss_count = 0;
+  double policy_loss = 0, value_loss = 0, entropy = 0;
+  bool stopped_by_callback = false, interrupted = false;  // how run() ended (run() only)
+};
+
+RunStats run_stats(const WorkerStats& s) {
+  RunStats r;
+  r.updates = s.updates;
+  r.skipped_updates = s.skipped_updates;
+  r.staleness_hist.assign(s.staleness_hist, s.staleness_hist + kStalenessBins);
+  r.staleness_mean = s.updates > 0 ? s.staleness_sum / static_cast<double>(s.updates) : 0.0;
+  r.gil_wait_seconds = s.gil_wait_ns * 1e-9;
+  r.env_call_seconds = s.env_call_ns * 1e-9;
+  r.env_call_cpu_seconds = s.env_call_cpu_ns * 1e-9;
+  r.env_seconds = s.env_ns * 1e-9;
+  r.net_seconds = s.net_ns * 1e-9;
+  r.update_seconds = s.update_ns * 1e-9;
+  r.episodes = s.episodes;
+  const double c = s.loss_count > 0 ? static_cast<double>(s.loss_count) : 1.0;
+  r.loss_count = s.loss_count;
+  r.policy_loss = s.policy_loss / c;
+  r.value_loss = s.value_loss / c;
+  r.entropy = s.entropy / c;
+  return r;
 }
 
 // A Python handle to SyntheticEnv settings. Each run builds (and owns) its own SyntheticEnv
@@ -107,11 +122,11 @@ py::dict probe_rollout(NetworkCore& net, const py::array& params, const py::obje
   const Index n = nw.num_params();
   require_array<float>("params", params, {n});
   A3C_REQUIRE(rollouts >= 1, "rollouts=", rollouts, " must be >= 1");
+  validate_train_options(opt);
   py::list one;
   one.append(env);
   RunEnvs envs(one, nw.spec());
-  const LearnerOptions lo{opt.t_max, opt.gamma, opt.entropy_beta, opt.value_coef, opt.loss_mean, opt.reward_clip};
-  ActorLearner learner(nw, *envs.raw[0], lo, opt.seed, 1000);
+  ActorLearner learner(nw, *envs.raw[0], learner_options(opt), static_cast<std::uint64_t>(opt.seed), 1000);
   AlignedBuffer<float> theta(n);
   std::memcpy(theta.data(), params.data(), n * sizeof(float));
   py::array_t<float> grad(n);
@@ -120,6 +135,7 @@ py::dict probe_rollout(NetworkCore& net, const py::array& params, const py::obje
   std::vector<std::tuple<int, int, double, std::int64_t>> ended;  // rollout step, env, score, length
   {
     py::gil_scoped_release nogil;
+    KernelIsaInUse kernels;
     ScopedFlushDenormals ftz;
     learner.reset_envs();
     for (int r = 0; r < rollouts; ++r) {
@@ -170,9 +186,9 @@ py::dict probe_rollout(NetworkCore& net, const py::array& params, const py::obje
 
 class Trainer {
  public:
-  Trainer(NetworkCore& net, const py::array& params, const py::object& rms, const TrainOptions& opt,
-          bool locked)
+  Trainer(NetworkCore& net, const py::array& params, const py::object& rms, const TrainOptions& opt)
       : net_(net), opt_(opt) {
+    validate_train_options(opt_);  // before any buffer: a forgotten field fails first
     const Index n = net.net().num_params();
     require_array<float>("params", params, {n});
     const float* rms_ptr = nullptr;
@@ -182,22 +198,21 @@ class Trainer {
       require_array<float>("rms", rms_arr, {n});
       rms_ptr = static_cast<const float*>(rms_arr.data());
     }
-    shared_ = std::make_unique<SharedParams>(static_cast<const float*>(params.data()), rms_ptr, n, locked);
+    shared_ = std::make_unique<SharedParams>(static_cast<const float*>(params.data()), rms_ptr, n,
+                                             opt_.update == UpdateMode::kLocked);
   }
 
-  py::array_t<float> params() {
-    py::array_t<float> out(shared_->size());
-    float* p = out.mutable_data();
-    py::gil_scoped_release nogil;
-    shared_->read(p, nullptr);
-    return out;
-  }
-  py::array_t<float> rms() {
-    py::array_t<float> out(shared_->size());
-    float* p = out.mutable_data();
-    py::gil_scoped_release nogil;
-    shared_->read(nullptr, p);
-    return out;
+  // The shared parameters and RMSProp statistics, copied in ONE read (SharedParams::read): a
+  // checkpoint must not pair parameters with statistics from a later update.
+  py::tuple state() {
+    py::array_t<float> params(shared_->size()), rms(shared_->size());
+    float* p = params.mutable_data();
+    float* g = rms.mutable_data();
+    {
+      py::gil_scoped_release nogil;
+      shared_->read(p, g);
+    }
+    return py::make_tuple(params, rms);
   }
   std::int64_t steps() const { return pool_ ? opt_.start_step + pool_->steps_done() : opt_.start_step; }
 
@@ -210,7 +225,7 @@ class Trainer {
     if (pool_) pool_->request_stop();
   }
 
-  py::dict run(const py::list& envs_in, const py::object& callback, double interval) {
+  RunStats run(const py::list& envs_in, const py::object& callback, double interval) {
     A3C_REQUIRE(!pool_, "a Trainer runs once; make a new one to continue (resume)");
     A3C_REQUIRE(interval > 0, "interval=", interval, " must be > 0");
     auto envs = std::make_unique<RunEnvs>(envs_in, net_.net().spec());
@@ -263,25 +278,20 @@ class Trainer {
     envs.reset();
     if (std::exception_ptr e = pool_->error()) std::rethrow_exception(e);
     if (main_error) std::rethrow_exception(main_error);
-    py::dict result = stats_dict(pool_->collect(true), true);  // losses since the last callback
-    result["lr"] = scheduled_lr(opt_, opt_.start_step + pool_->steps_done(), opt_.start_seconds + pool_->seconds());
-    result["run_steps"] = pool_->steps_done();
-    result["steps"] = opt_.start_step + pool_->steps_done();
-    result["seconds"] = pool_->seconds();
-    result["stopped_by_callback"] = stopped_by_callback;
-    result["interrupted"] = interrupted;
+    RunStats result = progress();  // losses since the last callback
+    result.stopped_by_callback = stopped_by_callback;
+    result.interrupted = interrupted;
     return result;
   }
 
  private:
-  py::dict progress() {
-    py::dict d = stats_dict(pool_->collect(true), true);
-    const std::int64_t steps = opt_.start_step + pool_->steps_done();
-    d["steps"] = steps;
-    d["run_steps"] = pool_->steps_done();
-    d["seconds"] = pool_->seconds();
-    d["lr"] = scheduled_lr(opt_, steps, opt_.start_seconds + pool_->seconds());
-    return d;
+  RunStats progress() {
+    RunStats r = run_stats(pool_->collect(true));
+    r.run_steps = pool_->steps_done();
+    r.steps = opt_.start_step + r.run_steps;
+    r.seconds = pool_->seconds();
+    r.lr = scheduled_lr(opt_, r.steps, opt_.start_seconds + r.seconds);
+    return r;
   }
 
   NetworkCore& net_;
@@ -294,13 +304,30 @@ class Trainer {
 }  // namespace
 
 void register_train(py::module_& m) {
-  py::class_<TrainOptions>(m, "TrainOptions")
+  // The choices' names are A3CConfig's strings ("inside", "sum", "hogwild", ...); kUnset is
+  // not bound: it is only what a TrainOptions() holds before its caller sets the field.
+  py::enum_<EpsPlacement>(m, "EpsPlacement", "Where RMSProp's eps sits: A3CConfig.rmsprop_eps_placement.")
+      .value("inside", EpsPlacement::kInside)
+      .value("outside", EpsPlacement::kOutside);
+  py::enum_<LossReduction>(m, "LossReduction", "A3CConfig.loss_reduction.")
+      .value("sum", LossReduction::kSum)
+      .value("mean", LossReduction::kMean);
+  py::enum_<UpdateMode>(m, "UpdateMode", "A3CConfig.update.")
+      .value("hogwild", UpdateMode::kHogwild)
+      .value("locked", UpdateMode::kLocked);
+
+  py::class_<TrainOptions>(m, "TrainOptions",
+                           "The native pool's settings, with no defaults: every field starts unset "
+                           "and validate() (and Trainer) refuse it. Filled from an A3CConfig by "
+                           "a3c_native.native_options.native_options, the one mapping.")
       .def(py::init<>())
+      .def("validate", &validate_train_options,
+           "Raise ValueError naming every field not set, else the first one out of range.")
       .def_readwrite("threads", &TrainOptions::threads)
       .def_readwrite("total_steps", &TrainOptions::total_steps)
       .def_readwrite("start_step", &TrainOptions::start_step)
       .def_readwrite("max_seconds", &TrainOptions::max_seconds)
-      .def_readwrite("anneal_seconds", &TrainOptions::anneal_seconds)
+      .def_readwrite("lr_anneal_seconds", &TrainOptions::lr_anneal_seconds)
       .def_readwrite("start_seconds", &TrainOptions::start_seconds)
       .def_readwrite("t_max", &TrainOptions::t_max)
       .def_readwrite("gamma", &TrainOptions::gamma)
@@ -309,12 +336,52 @@ void register_train(py::module_& m) {
       .def_readwrite("value_coef", &TrainOptions::value_coef)
       .def_readwrite("rmsprop_alpha", &TrainOptions::rmsprop_alpha)
       .def_readwrite("rmsprop_eps", &TrainOptions::rmsprop_eps)
-      .def_readwrite("rmsprop_eps_inside", &TrainOptions::rmsprop_eps_inside)
+      .def_readwrite("rmsprop_eps_placement", &TrainOptions::rmsprop_eps_placement)
       .def_readwrite("grad_clip", &TrainOptions::grad_clip)
-      .def_readwrite("loss_mean", &TrainOptions::loss_mean)
+      .def_readwrite("loss_reduction", &TrainOptions::loss_reduction)
       .def_readwrite("reward_clip", &TrainOptions::reward_clip)
       .def_readwrite("seed", &TrainOptions::seed)
+      .def_readwrite("update", &TrainOptions::update)
       .def_readwrite("worker_cpus", &TrainOptions::worker_cpus);
+
+  py::class_<EpisodeRecord>(m, "Episode", "One whole game that ended during a run.")
+      .def_readonly("wall_time", &EpisodeRecord::wall_time, "Seconds since the run started.")
+      .def_readonly("step", &EpisodeRecord::step, "Global agent step count when the game ended.")
+      .def_readonly("worker", &EpisodeRecord::worker)
+      .def_readonly("score", &EpisodeRecord::score, "Unclipped game score.")
+      .def_readonly("length", &EpisodeRecord::length, "Agent steps.");
+
+  py::class_<RunStats>(m, "RunStats",
+                       "The pool's statistics at one moment: what Trainer.run returns and its "
+                       "callback receives.")
+      .def_readonly("steps", &RunStats::steps)
+      .def_readonly("run_steps", &RunStats::run_steps)
+      .def_readonly("seconds", &RunStats::seconds)
+      .def_readonly("lr", &RunStats::lr)
+      .def_readonly("updates", &RunStats::updates)
+      .def_readonly("skipped_updates", &RunStats::skipped_updates)
+      .def_property_readonly(
+          "staleness_hist",
+          [](const RunStats& r) {
+            py::array_t<std::int64_t> a(static_cast<py::ssize_t>(r.staleness_hist.size()));
+            std::copy(r.staleness_hist.begin(), r.staleness_hist.end(), a.mutable_data());
+            return a;
+          },
+          "int64 [64]: updates by staleness, bin 63 = 63 or more.")
+      .def_readonly("staleness_mean", &RunStats::staleness_mean)
+      .def_readonly("gil_wait_seconds", &RunStats::gil_wait_seconds)
+      .def_readonly("env_call_seconds", &RunStats::env_call_seconds)
+      .def_readonly("env_call_cpu_seconds", &RunStats::env_call_cpu_seconds)
+      .def_readonly("env_seconds", &RunStats::env_seconds)
+      .def_readonly("net_seconds", &RunStats::net_seconds)
+      .def_readonly("update_seconds", &RunStats::update_seconds)
+      .def_readonly("episodes", &RunStats::episodes)
+      .def_readonly("loss_count", &RunStats::loss_count)
+      .def_readonly("policy_loss", &RunStats::policy_loss)
+      .def_readonly("value_loss", &RunStats::value_loss)
+      .def_readonly("entropy", &RunStats::entropy)
+      .def_readonly("stopped_by_callback", &RunStats::stopped_by_callback)
+      .def_readonly("interrupted", &RunStats::interrupted);
 
   py::class_<SyntheticEnvHandle>(m, "SyntheticEnv",
                                  "A zero-cost C++ environment (random frames, no Python): for timing "
@@ -331,12 +398,12 @@ void register_train(py::module_& m) {
         "values [T, k, ...], next_obs [k, ...] (s_T), the gradient, the loss terms and the games that ended.");
 
   py::class_<Trainer>(m, "Trainer")
-      .def(py::init<NetworkCore&, const py::array&, const py::object&, const TrainOptions&, bool>(),
-           py::arg("net"), py::arg("params"), py::arg("rms"), py::arg("options"), py::arg("locked"),
-           py::keep_alive<1, 2>())
+      .def(py::init<NetworkCore&, const py::array&, const py::object&, const TrainOptions&>(), py::arg("net"),
+           py::arg("params"), py::arg("rms"), py::arg("options"), py::keep_alive<1, 2>())
       .def("run", &Trainer::run, py::arg("envs"), py::arg("callback"), py::arg("interval"))
-      .def("params", &Trainer::params, "Copy of the shared parameters (a Hogwild read during a run).")
-      .def("rms", &Trainer::rms, "Copy of the shared RMSProp statistics.")
+      .def("state", &Trainer::state,
+           "(params, rms): copies of the shared parameters and RMSProp statistics, read in one "
+           "call (one state under update='locked'; a Hogwild read during a hogwild run).")
       .def("request_stop", &Trainer::request_stop,
            "Stop the run as a budget would (safe from a signal handler; never blocks).")
       .def_property_readonly("steps", &Trainer::steps);

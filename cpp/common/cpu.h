@@ -15,15 +15,29 @@ const CpuFeatures& cpu_features();
 
 enum class Isa { kScalar, kAvx2 };
 
-// The kernel set in use (cheap: read on every kernel call).
+// The kernel set in use: read on every kernel call, by every worker, so it is one relaxed
+// atomic load (set_kernel_isa below is what keeps it from changing under a running pool).
 Isa active_isa();
 
 // The kernel set in use: "avx2" or "scalar". A3C_KERNELS=scalar in the environment forces
 // the scalar reference kernels (for testing and for comparing).
-const std::string& kernel_isa();
+const char* kernel_isa();
 
-// Forces the kernel set ("avx2", "scalar"); throws if the CPU lacks it. For tests/benchmarks.
+// Forces the kernel set ("avx2", "scalar"); for tests and benchmarks. Throws
+// std::invalid_argument for an unknown name or an ISA the CPU lacks, and std::runtime_error
+// while any KernelIsaInUse exists (a training pool runs): a pool's workers would otherwise
+// switch kernels mid-rollout, between a forward and the backward that reuses its packing.
 void set_kernel_isa(const std::string& isa);
+
+// Held for as long as kernels run on threads the caller does not wait for (Pool::start to
+// Pool::join): while one exists, set_kernel_isa refuses to change the kernel set.
+class KernelIsaInUse {
+ public:
+  KernelIsaInUse();
+  ~KernelIsaInUse();
+  KernelIsaInUse(const KernelIsaInUse&) = delete;
+  KernelIsaInUse& operator=(const KernelIsaInUse&) = delete;
+};
 
 // Flush-to-zero / denormals-are-zero for the calling thread: RMSProp statistics of weights
 // whose gradient stays zero decay into denormals, and arithmetic on denormals is ~10x slower.

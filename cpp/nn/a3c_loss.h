@@ -13,10 +13,12 @@ struct LossTerms {
   double policy_loss = 0, value_loss = 0, entropy = 0, total = 0;
 };
 
+// No defaults: training takes them from TrainOptions (A3CConfig), Network.loss_and_grad from
+// its arguments.
 struct LossCoefs {
-  float entropy_beta = 0.01f;
-  float value_coef = 0.5f;
-  bool mean = false;  // false: summed over the rollout (the paper's accumulation)
+  float entropy_beta;
+  float value_coef;
+  bool mean;  // false: summed over the rollout (the paper's accumulation)
 };
 
 // logits [T, A] with row stride ld (the heads output keeps the value in column A: ld = A+1),

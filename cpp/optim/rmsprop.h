@@ -14,11 +14,12 @@
 
 namespace a3c {
 
+// No defaults: the run's values come from TrainOptions (train/pool.h), i.e. from A3CConfig.
 struct RmsPropParams {
-  float lr = 7e-4f;
-  float alpha = 0.99f;
-  float eps = 0.1f;
-  bool eps_inside = true;
+  float lr;
+  float alpha;
+  float eps;
+  bool eps_inside;
 };
 
 // Sum of squares in double; NaN/Inf propagate, so a non-finite result flags a bad gradient.

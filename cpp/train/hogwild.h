@@ -14,6 +14,7 @@ class SharedParams {
  public:
   SharedParams(const float* params, const float* rms, Index n, bool locked);
   Index size() const { return n_; }
+  bool locked() const { return locked_; }
 
   // theta_local <- theta (plain copy, no lock in Hogwild mode).
   void snapshot(float* theta_local);
@@ -23,7 +24,9 @@ class SharedParams {
   // mode holds one mutex around the whole update.
   void apply_update(const float* d, float gscale, const RmsPropParams& p, float* theta_local);
 
-  // Copies of the shared buffers (racy reads during a run: a Hogwild snapshot).
+  // Copies of the shared buffers, either may be null. Both in one call for a checkpoint: in
+  // locked mode they are then one state (under the update mutex); in Hogwild mode this is a
+  // Hogwild read like snapshot(), updates may land during the copy.
   void read(float* params_out, float* rms_out);
 
  private:

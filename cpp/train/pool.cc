@@ -23,8 +23,83 @@ double now_seconds() {
 
 float scheduled_lr(const TrainOptions& opt, std::int64_t T, double seconds) {
   double progress = static_cast<double>(T) / static_cast<double>(opt.total_steps);
-  if (opt.anneal_seconds > 0) progress = std::max(progress, seconds / opt.anneal_seconds);
+  if (opt.lr_anneal_seconds > 0) progress = std::max(progress, seconds / opt.lr_anneal_seconds);
   return opt.lr * static_cast<float>(std::max(0.0, 1.0 - progress));
+}
+
+void validate_train_options(const TrainOptions& o) {
+  // Every field, in declaration order: a forgotten one is named, never defaulted.
+  std::vector<const char*> unset;
+  auto count = [&](const char* name, std::int64_t v) {
+    if (v == kUnsetCount) unset.push_back(name);
+  };
+  auto real = [&](const char* name, double v) {
+    if (std::isnan(v)) unset.push_back(name);
+  };
+  count("threads", o.threads);
+  count("total_steps", o.total_steps);
+  count("start_step", o.start_step);
+  real("max_seconds", o.max_seconds);
+  real("lr_anneal_seconds", o.lr_anneal_seconds);
+  real("start_seconds", o.start_seconds);
+  count("t_max", o.t_max);
+  real("gamma", o.gamma);
+  real("lr", o.lr);
+  real("entropy_beta", o.entropy_beta);
+  real("value_coef", o.value_coef);
+  real("rmsprop_alpha", o.rmsprop_alpha);
+  real("rmsprop_eps", o.rmsprop_eps);
+  if (o.rmsprop_eps_placement == EpsPlacement::kUnset) unset.push_back("rmsprop_eps_placement");
+  real("grad_clip", o.grad_clip);
+  if (o.loss_reduction == LossReduction::kUnset) unset.push_back("loss_reduction");
+  real("reward_clip", o.reward_clip);
+  count("seed", o.seed);
+  if (o.update == UpdateMode::kUnset) unset.push_back("update");
+  if (o.worker_cpus.empty()) unset.push_back("worker_cpus");
+  if (!unset.empty()) {
+    std::string names;
+    for (const char* n : unset) names += (names.empty() ? "" : ", ") + std::string(n);
+    throw std::invalid_argument(
+        str_cat("TrainOptions fields not set: ", names,
+                ". Every field must be set by the caller (no native defaults): from Python, "
+                "a3c_native.native_options.native_options(A3CConfig(...)) sets them all"));
+  }
+  // Then the ranges the pool relies on (A3CConfig checks the same and more, naming its fields).
+  auto rule = [](bool ok, const char* name, auto v, const char* what) {
+    if (!ok)
+      throw std::invalid_argument(str_cat("TrainOptions.", name, "=", v, " is invalid: ", what));
+  };
+  auto finite_ge0 = [&](const char* name, double v) {
+    rule(std::isfinite(v) && v >= 0, name, v, "must be a finite number >= 0");
+  };
+  rule(o.threads >= 1, "threads", o.threads, "must be >= 1");
+  rule(o.total_steps >= 1, "total_steps", o.total_steps, "must be >= 1");
+  rule(o.start_step >= 0, "start_step", o.start_step, "must be >= 0");
+  finite_ge0("max_seconds", o.max_seconds);
+  finite_ge0("lr_anneal_seconds", o.lr_anneal_seconds);
+  finite_ge0("start_seconds", o.start_seconds);
+  rule(o.t_max >= 1, "t_max", o.t_max, "must be >= 1");
+  rule(o.gamma >= 0 && o.gamma <= 1, "gamma", o.gamma, "must be in [0, 1]");
+  rule(std::isfinite(o.lr) && o.lr > 0, "lr", o.lr, "must be a finite number > 0");
+  finite_ge0("entropy_beta", o.entropy_beta);
+  finite_ge0("value_coef", o.value_coef);
+  rule(o.rmsprop_alpha >= 0 && o.rmsprop_alpha < 1, "rmsprop_alpha", o.rmsprop_alpha,
+       "must be in [0, 1)");
+  rule(std::isfinite(o.rmsprop_eps) && o.rmsprop_eps > 0, "rmsprop_eps", o.rmsprop_eps,
+       "must be a finite number > 0");
+  finite_ge0("grad_clip", o.grad_clip);
+  finite_ge0("reward_clip", o.reward_clip);
+  rule(o.seed >= 0, "seed", o.seed, "must be >= 0");
+  rule(static_cast<int>(o.worker_cpus.size()) == o.threads, "worker_cpus",
+       str_cat("[", o.worker_cpus.size(), " CPUs]"), "must hold one CPU per thread (-1: not pinned)");
+  for (int c : o.worker_cpus)
+    rule(c >= -1, "worker_cpus", c, "a CPU is an index >= 0, or -1 for not pinned");
+}
+
+LearnerOptions learner_options(const TrainOptions& opt) {
+  return LearnerOptions{opt.t_max,      opt.gamma,
+                        opt.entropy_beta, opt.value_coef,
+                        opt.loss_reduction == LossReduction::kMean, opt.reward_clip};
 }
 
 namespace {
@@ -48,11 +123,13 @@ void pin_to_core(int core) {
 }  // namespace
 
 Pool::Pool(const Network& net, SharedParams& shared, std::vector<Env*> envs, TrainOptions opt)
-    : net_(net), shared_(shared), envs_(std::move(envs)), opt_(opt) {
-  A3C_REQUIRE(opt_.threads >= 1, "threads=", opt_.threads, " must be >= 1");
+    : net_(net), shared_(shared), envs_(std::move(envs)), opt_(std::move(opt)) {
+  validate_train_options(opt_);
   A3C_REQUIRE(static_cast<int>(envs_.size()) == opt_.threads, "got ", envs_.size(),
               " environments for ", opt_.threads, " threads: need one per thread");
-  A3C_REQUIRE(opt_.t_max >= 1, "t_max=", opt_.t_max, " must be >= 1");
+  A3C_REQUIRE(shared_.locked() == (opt_.update == UpdateMode::kLocked), "TrainOptions.update is ",
+              opt_.update == UpdateMode::kLocked ? "locked" : "hogwild",
+              " but the shared buffers were made ", shared_.locked() ? "locked" : "hogwild");
   A3C_REQUIRE(shared_.size() == net_.num_params(), "shared buffer has ", shared_.size(),
               " parameters, the network needs ", net_.num_params());
   workers_ = std::make_unique<Worker[]>(opt_.threads);
@@ -65,6 +142,7 @@ Pool::~Pool() {
 
 void Pool::start() {
   A3C_CHECK(threads_.empty(), "pool started twice");
+  kernels_in_use_ = std::make_unique<KernelIsaInUse>();
   t0_ = now_seconds();
   threads_.reserve(opt_.threads);
   for (int i = 0; i < opt_.threads; ++i) {
@@ -102,6 +180,7 @@ bool Pool::wait_for(double seconds) {
 void Pool::join() {
   for (auto& t : threads_)
     if (t.joinable()) t.join();
+  kernels_in_use_.reset();
 }
 
 std::exception_ptr Pool::error() {
@@ -180,19 +259,18 @@ void Pool::run(int id) {
 // shares only SharedParams.
 void Pool::worker_loop(int id) {
   enable_flush_denormals();
-  if (id < static_cast<int>(opt_.worker_cpus.size()) && opt_.worker_cpus[id] >= 0)
-    pin_to_core(opt_.worker_cpus[id]);
+  if (opt_.worker_cpus[id] >= 0) pin_to_core(opt_.worker_cpus[id]);
   Worker& me = workers_[id];
   Env& env = *envs_[id];
   const Index n = net_.num_params();
   const std::int64_t budget = opt_.total_steps - opt_.start_step;
-  const LearnerOptions lo{opt_.t_max,      opt_.gamma,     opt_.entropy_beta,
-                          opt_.value_coef, opt_.loss_mean, opt_.reward_clip};
-  ActorLearner learner(net_, env, lo, opt_.seed, 1000 + id);
+  ActorLearner learner(net_, env, learner_options(opt_), static_cast<std::uint64_t>(opt_.seed),
+                       1000 + id);
   const int k = learner.num_envs();
 
   AlignedBuffer<float> theta(n), grad(n);
-  RmsPropParams rms{opt_.lr, opt_.rmsprop_alpha, opt_.rmsprop_eps, opt_.rmsprop_eps_inside};
+  RmsPropParams rms{opt_.lr, opt_.rmsprop_alpha, opt_.rmsprop_eps,
+                    opt_.rmsprop_eps_placement == EpsPlacement::kInside};
 
   learner.reset_envs();
   shared_.snapshot(theta.data());
@@ -240,7 +318,8 @@ void Pool::worker_loop(int id) {
         s.policy_loss += terms.policy_loss;
         s.value_loss += terms.value_loss;
         // Telemetry reports the mean entropy per sample whatever the loss reduction.
-        s.entropy += opt_.loss_mean ? terms.entropy : terms.entropy / (static_cast<double>(learner.steps()) * k);
+        const bool mean = opt_.loss_reduction == LossReduction::kMean;
+        s.entropy += mean ? terms.entropy : terms.entropy / (static_cast<double>(learner.steps()) * k);
         ++s.loss_count;
         s.staleness_hist[std::min<std::int64_t>(staleness, kStalenessBins - 1)]++;
         s.staleness_sum += static_cast<double>(staleness);

@@ -8,45 +8,77 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "common/aligned.h"
+#include "common/cpu.h"
 #include "nn/network.h"
+#include "train/actor_learner.h"
 #include "train/env.h"
 #include "train/hogwild.h"
 
 namespace a3c {
 
+// How the shared RMSProp epsilon enters the update (rmsprop.h), the loss is reduced over a
+// rollout, and the shared buffers are written. kUnset (0) is what a value-initialised
+// TrainOptions holds; Pool refuses it.
+enum class EpsPlacement { kUnset = 0, kInside, kOutside };
+enum class LossReduction { kUnset = 0, kSum, kMean };
+enum class UpdateMode { kUnset = 0, kHogwild, kLocked };
+
+// Every setting of one run of the pool. Declared with NO defaults of its own: A3CConfig
+// (python/a3c_native/config.py) is the one declaration of the defaults and of what each field
+// means, and native_options.py is the one mapping from it to these fields. A default here
+// would be a second declaration that silently wins whenever a caller forgets a field (this
+// struct used to carry the paper's eps 0.1 and t_max 5 while A3CConfig had 1e-5 and 20).
+// So every field starts at a sentinel no valid value takes (-1 for counts, NaN for reals,
+// kUnset for choices, no CPUs) and validate_train_options, which Pool's constructor calls,
+// names every field left unset. (Not generated from A3CConfig: that would add a code
+// generator to the build for 20 fields, and hide the struct from C++ readers.)
+inline constexpr int kUnsetCount = -1;
+inline constexpr double kUnsetReal = std::numeric_limits<double>::quiet_NaN();
+inline constexpr float kUnsetFloat = std::numeric_limits<float>::quiet_NaN();
+
 struct TrainOptions {
-  int threads = 2;
-  std::int64_t total_steps = 1000000;  // agent steps over all workers and envs; the lr schedule's length
-  std::int64_t start_step = 0;         // steps already done (resume): the schedule continues
-  double max_seconds = 0;              // wall-clock budget, 0 = none
+  int threads = kUnsetCount;               // actor-learner threads, >= 1
+  std::int64_t total_steps = kUnsetCount;  // agent steps of all workers and envs; the lr schedule's length
+  std::int64_t start_step = kUnsetCount;   // steps already done (resume): the schedule continues
+  double max_seconds = kUnsetReal;         // wall-clock budget, 0 = none
   // The lr also anneals over this much training time (0 = over total_steps only): a run given
   // minutes rather than steps then ends at lr 0 whatever the machine's speed. start_seconds is
   // the training time of earlier runs (resume), so the schedule continues like the step count.
-  double anneal_seconds = 0;
-  double start_seconds = 0;
-  int t_max = 5;
-  float gamma = 0.99f;
-  float lr = 7e-4f;
-  float entropy_beta = 0.01f;
-  float value_coef = 0.5f;
-  float rmsprop_alpha = 0.99f;
-  float rmsprop_eps = 0.1f;
-  bool rmsprop_eps_inside = true;
-  float grad_clip = 40.0f;
-  bool loss_mean = false;
-  float reward_clip = 1.0f;  // 0 disables
-  std::uint64_t seed = 0;
-  // CPU for worker i (its env's emulator thread must be pinned to the same one); empty or
-  // -1 = not pinned. Chosen by the caller (envs.worker_cpu), the one place that knows the
-  // process's allowed CPUs and pins the env threads.
+  double lr_anneal_seconds = kUnsetReal;
+  double start_seconds = kUnsetReal;
+  int t_max = kUnsetCount;
+  float gamma = kUnsetFloat;
+  float lr = kUnsetFloat;
+  float entropy_beta = kUnsetFloat;
+  float value_coef = kUnsetFloat;
+  float rmsprop_alpha = kUnsetFloat;
+  float rmsprop_eps = kUnsetFloat;
+  EpsPlacement rmsprop_eps_placement = EpsPlacement::kUnset;
+  float grad_clip = kUnsetFloat;  // 0 disables
+  LossReduction loss_reduction = LossReduction::kUnset;
+  float reward_clip = kUnsetFloat;  // 0 disables
+  std::int64_t seed = kUnsetCount;  // >= 0 (A3CConfig caps it at 2^63 - 1)
+  UpdateMode update = UpdateMode::kUnset;
+  // CPU for worker i, one per thread (its env's emulator thread must be pinned to the same
+  // one); -1 = not pinned. Chosen by the caller (envs.worker_cpu), the one place that knows
+  // the process's allowed CPUs and pins the env threads.
   std::vector<int> worker_cpus;
 };
+
+// Throws std::invalid_argument naming every field still at its sentinel ("TrainOptions
+// fields not set: ..."), else the first field out of range ("TrainOptions.gamma=1.5 is
+// invalid: ..."). Called by Pool's constructor; callable before, to fail early.
+void validate_train_options(const TrainOptions& opt);
+
+// The actor-learner's share of the options (train/actor_learner.h).
+LearnerOptions learner_options(const TrainOptions& opt);
 
 constexpr int kStalenessBins = 64;  // bins 0..62 exact, 63 = "63 or more"
 
@@ -79,7 +111,8 @@ class Pool {
 
   // Starts the worker threads. If thread i cannot be started, the threads already running
   // are stopped and joined and std::runtime_error "could not start actor-learner thread i of
-  // N: <reason>" is thrown (i counted from 1).
+  // N: <reason>" is thrown (i counted from 1). From start() to join(), set_kernel_isa refuses
+  // to change the kernel set.
   void start();
   void request_stop();
   // Waits up to `seconds` for every worker to finish; true if they all have.
@@ -113,6 +146,7 @@ class Pool {
   TrainOptions opt_;
   std::unique_ptr<Worker[]> workers_;
   std::vector<std::thread> threads_;
+  std::unique_ptr<KernelIsaInUse> kernels_in_use_;  // from start() until join() has joined all
   std::atomic<bool> stop_{false};
   std::mutex done_mu_;
   std::condition_variable done_cv_;

@@ -26,9 +26,10 @@ import numpy as np
 from . import _core
 from .checkpoint import Checkpoint, load_checkpoint, remove_stale_temp_files, save_checkpoint
 from .config import A3CConfig
-from .envs import make_worker_envs, worker_cpu
+from .envs import make_worker_envs
 from .errors import CheckpointError, ConfigError
 from .games import canonical_env_fn_name
+from .native_options import native_options
 from .networks import Network
 from .results import EpisodeRecord, Progress, TrainResult
 from .rundir import CHECKPOINT_FILE, write_config
@@ -61,32 +62,20 @@ def make_network(cfg: A3CConfig, obs_shape: tuple[int, ...], obs_dtype: np.dtype
     return Network(cfg.arch, obs_shape, num_actions, hidden=cfg.hidden)
 
 
-def _options(cfg: A3CConfig, start_step: int, start_seconds: float) -> Any:
-    o = _core.TrainOptions()
-    o.threads = cfg.threads
-    o.total_steps = cfg.total_steps
-    o.start_step = start_step
-    o.max_seconds = cfg.max_seconds or 0.0
-    o.anneal_seconds = cfg.lr_anneal_seconds or 0.0
-    o.start_seconds = start_seconds
-    o.t_max = cfg.t_max
-    o.gamma = cfg.gamma
-    o.lr = cfg.lr
-    o.entropy_beta = cfg.entropy_beta
-    o.value_coef = cfg.value_coef
-    o.rmsprop_alpha = cfg.rmsprop_alpha
-    o.rmsprop_eps = cfg.rmsprop_eps
-    o.rmsprop_eps_inside = cfg.rmsprop_eps_placement == "inside"
-    o.grad_clip = cfg.grad_clip
-    o.loss_mean = cfg.loss_reduction == "mean"
-    o.reward_clip = cfg.reward_clip
-    o.seed = cfg.seed
-    o.worker_cpus = [worker_cpu(i, pin=cfg.pin_threads) for i in range(cfg.threads)]
-    return o
+def _episodes(raw: list[_core.Episode]) -> list[EpisodeRecord]:
+    return [EpisodeRecord(e.wall_time, e.step, e.worker, e.score, e.length) for e in raw]
 
 
-def _episodes(raw: list[tuple[float, int, int, float, int]]) -> list[EpisodeRecord]:
-    return [EpisodeRecord(float(t), int(s), int(w), float(sc), int(n)) for t, s, w, sc, n in raw]
+def _timings(raw: _core.RunStats) -> dict[str, float]:
+    """TrainResult.timings: cumulative seconds summed over the workers."""
+    return {
+        "gil_wait": raw.gil_wait_seconds,
+        "env_call": raw.env_call_seconds,
+        "env_call_cpu": raw.env_call_cpu_seconds,
+        "env": raw.env_seconds,
+        "net": raw.net_seconds,
+        "update": raw.update_seconds,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,9 +328,8 @@ def train(
             _check_env_matches(ckpt, net, resume)  # type: ignore[arg-type]
         if params is None:
             params = net.init_params(cfg.seed)
-        trainer = _core.Trainer(
-            net._core, params, rms, _options(cfg, start_step, start_seconds), cfg.update == "locked"
-        )
+        options = native_options(cfg, start_step=start_step, start_seconds=start_seconds)
+        trainer = _core.Trainer(net._core, params, rms, options)
         run_dir = _RunDir(cfg, net, ckpt, start_step) if cfg.run_dir is not None else None
         if run_dir is not None or progress_bar:
             telemetry = Telemetry(
@@ -357,48 +345,48 @@ def train(
         if run_dir is not None:
             # A checkpoint exists from the first moment of the run: a crash at any time later
             # leaves a loadable file (the last complete one, thanks to the atomic write).
-            run_dir.save(trainer.params(), trainer.rms(), start_step, 0.0, 0)
+            run_dir.save(*trainer.state(), start_step, 0.0, 0)
 
         stopper = _StopOnSignals(trainer)
         episodes: list[EpisodeRecord] = []
         recent: deque[float] = deque(maxlen=10)
         last = {"steps": start_step, "seconds": 0.0}
 
-        def on_progress(raw: dict[str, Any]) -> bool | None:
+        def on_progress(raw: _core.RunStats) -> bool | None:
             keep_going = _on_progress(raw)
             return False if stopper.caught is not None else keep_going
 
-        def _progress(raw: dict[str, Any]) -> Progress:
-            new = _episodes(raw["episodes"])
+        def _progress(raw: _core.RunStats) -> Progress:
+            new = _episodes(raw.episodes)
             episodes.extend(new)
             recent.extend(e.score for e in new)
-            dt = raw["seconds"] - last["seconds"]
-            sps = (raw["steps"] - last["steps"]) / dt if dt > 0 else 0.0
-            last.update(steps=raw["steps"], seconds=raw["seconds"])
+            dt = raw.seconds - last["seconds"]
+            sps = (raw.steps - last["steps"]) / dt if dt > 0 else 0.0
+            last.update(steps=raw.steps, seconds=raw.seconds)
             return Progress(
-                steps=raw["steps"],
-                seconds=raw["seconds"],
+                steps=raw.steps,
+                seconds=raw.seconds,
                 steps_per_sec=sps,
                 episodes=new,
                 total_episodes=len(episodes),
                 recent_score=float(np.mean(recent)) if recent else None,
-                policy_loss=raw["policy_loss"],
-                value_loss=raw["value_loss"],
-                entropy=raw["entropy"],
-                lr=raw["lr"],
-                updates=raw["updates"],
-                skipped_updates=raw["skipped_updates"],
-                staleness_mean=raw["staleness_mean"],
+                policy_loss=raw.policy_loss,
+                value_loss=raw.value_loss,
+                entropy=raw.entropy,
+                lr=raw.lr,
+                updates=raw.updates,
+                skipped_updates=raw.skipped_updates,
+                staleness_mean=raw.staleness_mean,
             )
 
-        def _on_progress(raw: dict[str, Any]) -> bool | None:
+        def _on_progress(raw: _core.RunStats) -> bool | None:
             progress = _progress(raw)
             if callback is None and telemetry is None and run_dir is None:
                 return None
             if telemetry is not None:
                 telemetry.update(progress)
             if run_dir is not None and run_dir.due(progress.steps):
-                run_dir.save(trainer.params(), trainer.rms(), progress.steps, progress.seconds, len(episodes))
+                run_dir.save(*trainer.state(), progress.steps, progress.seconds, len(episodes))
             return None if callback is None else callback(progress)
 
         sys.setswitchinterval(_RUN_SWITCH_INTERVAL)
@@ -411,28 +399,29 @@ def train(
         # The last stretch since the final callback (all of a run shorter than one interval):
         # its games and losses reach the result and the logs too.
         final = _progress(raw)
-        interrupted = bool(raw["interrupted"]) or stopper.caught is not None
+        interrupted = raw.interrupted or stopper.caught is not None
         if interrupted:
-            log.warning("training interrupted at step %d", raw["steps"])
-        seconds = raw["seconds"]
+            log.warning("training interrupted at step %d", raw.steps)
+        seconds = raw.seconds
+        final_params, final_rms = trainer.state()
         result = TrainResult(
-            params=trainer.params(),
-            rms=trainer.rms(),
-            total_steps=raw["steps"],
-            run_steps=raw["run_steps"],
+            params=final_params,
+            rms=final_rms,
+            total_steps=raw.steps,
+            run_steps=raw.run_steps,
             seconds=seconds,
-            steps_per_sec=raw["run_steps"] / seconds if seconds > 0 else 0.0,
-            updates=raw["updates"],
-            skipped_updates=raw["skipped_updates"],
+            steps_per_sec=raw.run_steps / seconds if seconds > 0 else 0.0,
+            updates=raw.updates,
+            skipped_updates=raw.skipped_updates,
             episodes=episodes,
-            staleness_mean=raw["staleness_mean"],
-            staleness_hist=np.asarray(raw["staleness_hist"], dtype=np.int64),
+            staleness_mean=raw.staleness_mean,
+            staleness_hist=raw.staleness_hist,
             interrupted=interrupted,
-            timings={k[: -len("_seconds")]: raw[k] for k in raw if k.endswith("_seconds")},
+            timings=_timings(raw),
             config=cfg.to_dict(),
         )
         if telemetry is not None:
-            if raw["loss_count"] > 0:
+            if raw.loss_count > 0:
                 telemetry.update(final)
             else:
                 telemetry.record_episodes(final.episodes)

@@ -40,6 +40,35 @@ class ThrowingEnv final : public a3c::Env {
   int n_ = 0;
 };
 
+// Every field set explicitly (TrainOptions has no defaults): a small, fast-learning setting
+// (A3CConfig's values except t_max 5, as in the tests' CartPole runs). Nothing here depends
+// on learning; the checks are counts, errors and finiteness.
+a3c::TrainOptions options(int threads, std::int64_t total_steps, bool locked) {
+  using namespace a3c;
+  TrainOptions opt;
+  opt.threads = threads;
+  opt.total_steps = total_steps;
+  opt.start_step = 0;
+  opt.max_seconds = 0;
+  opt.lr_anneal_seconds = 0;
+  opt.start_seconds = 0;
+  opt.t_max = 5;
+  opt.gamma = 0.99f;
+  opt.lr = 3e-4f;
+  opt.entropy_beta = 0.01f;
+  opt.value_coef = 0.5f;
+  opt.rmsprop_alpha = 0.99f;
+  opt.rmsprop_eps = 1e-5f;
+  opt.rmsprop_eps_placement = EpsPlacement::kInside;
+  opt.grad_clip = 40.0f;
+  opt.loss_reduction = LossReduction::kSum;
+  opt.reward_clip = 1.0f;
+  opt.seed = 0;
+  opt.update = locked ? UpdateMode::kLocked : UpdateMode::kHogwild;
+  opt.worker_cpus.assign(threads, -1);  // not pinned: sanitizer runs share the machine
+  return opt;
+}
+
 void run_pool(const std::string& arch, int threads, int k, bool locked, std::int64_t steps) {
   using namespace a3c;
   const std::vector<Index> obs = arch == "mlp" ? std::vector<Index>{8} : std::vector<Index>{4, 84, 84};
@@ -53,11 +82,15 @@ void run_pool(const std::string& arch, int threads, int k, bool locked, std::int
     envs.push_back(std::make_unique<SyntheticEnv>(net.spec(), i, 50, k));
     raw.push_back(envs.back().get());
   }
-  TrainOptions opt;
-  opt.threads = threads;
-  opt.total_steps = steps;
+  const TrainOptions opt = options(threads, steps, locked);
   Pool pool(net, shared, raw, opt);
   pool.start();
+  bool isa_refused = false;  // set_kernel_isa while the pool runs
+  try {
+    a3c::set_kernel_isa(a3c::kernel_isa());
+  } catch (const std::runtime_error&) {
+    isa_refused = true;
+  }
   while (!pool.wait_for(0.05)) {
     (void)pool.collect(true);  // the main thread's telemetry reads, concurrently with workers
     (void)pool.steps_done();
@@ -71,6 +104,7 @@ void run_pool(const std::string& arch, int threads, int k, bool locked, std::int
   const std::string tag = arch + " threads=" + std::to_string(threads) + " k=" + std::to_string(k) +
                           (locked ? " locked" : " hogwild");
   expect(!pool.error(), tag + ": no worker error");
+  expect(isa_refused, tag + ": the kernel set cannot change while the pool runs");
   expect(pool.steps_done() >= steps && pool.steps_done() < steps + threads * k * opt.t_max, tag + ": step count");
   expect(s.updates > 0 && finite, tag + ": updates applied, params finite");
 }
@@ -83,10 +117,7 @@ void run_failing_pool() {
   SharedParams shared(params.data(), nullptr, net.num_params(), false);
   SyntheticEnv ok_env(net.spec(), 0);
   ThrowingEnv bad_env(net.spec());
-  TrainOptions opt;
-  opt.threads = 2;
-  opt.total_steps = 100000000;
-  Pool pool(net, shared, {&ok_env, &bad_env}, opt);
+  Pool pool(net, shared, {&ok_env, &bad_env}, options(2, 100000000, false));
   pool.start();
   pool.join();
   bool caught = false;
@@ -96,11 +127,37 @@ void run_failing_pool() {
     caught = std::string(e.what()) == "env failure at step 200";
   }
   expect(caught, "an env exception stops the pool and is reported");
+  bool isa_free = true;  // the pool has joined: the kernel set may change again
+  try {
+    set_kernel_isa(kernel_isa());
+  } catch (const std::exception&) {
+    isa_free = false;
+  }
+  expect(isa_free, "the kernel set can change once the pool has joined");
+}
+
+void run_unset_options() {
+  using namespace a3c;
+  Network net(make_arch("mlp", {8}, 3, {16, 16}));
+  AlignedBuffer<float> params(net.num_params());
+  net.init_params(params.data(), 1);
+  SharedParams shared(params.data(), nullptr, net.num_params(), false);
+  SyntheticEnv env(net.spec(), 0);
+  TrainOptions opt = options(1, 1000, false);
+  opt.rmsprop_eps = kUnsetFloat;  // forgotten
+  std::string what;
+  try {
+    Pool pool(net, shared, {&env}, opt);
+  } catch (const std::invalid_argument& e) {
+    what = e.what();
+  }
+  expect(what.find("TrainOptions fields not set: rmsprop_eps.") == 0, "a forgotten option is named: " + what);
 }
 
 }  // namespace
 
-// Usage: pool_stress [scale]  -- scale divides the step budgets (TSan runs ~50x slower).
+// Usage: pool_stress [scale]  -- scale divides the step budgets (TSan runs ~10x slower than
+// ASan); every configuration still runs at least one rollout whatever the scale.
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   const long scale = argc > 1 ? std::max(1L, std::atol(argv[1])) : 1;
@@ -109,8 +166,9 @@ int main(int argc, char** argv) {
     for (int threads : {1, 2, 4})
       for (int k : {1, 4})
         for (bool locked : {false, true})
-          run_pool(arch, threads, k, locked, (arch[0] == 'm' ? 20000 : 600) * k / scale);
+          run_pool(arch, threads, k, locked, std::max(1L, (arch[0] == 'm' ? 20000 : 600) * k / scale));
   run_failing_pool();
+  run_unset_options();
   std::printf("%d failed\n", failures);
   return failures == 0 ? 0 : 1;
 }

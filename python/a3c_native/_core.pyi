@@ -1,0 +1,235 @@
+# Types of the private native module a3c_native._core (cpp/bindings/*.cc). Hand-written from
+# `pybind11-stubgen a3c_native._core` output, with the array dtypes/shapes and the dict and
+# tuple contents the bindings document; tests/test_core_stubs.py checks that this file names
+# every public attribute of the built module and nothing it lacks. Shapes in comments: P
+# parameters, N observations, A actions, T rollout steps, k envs.
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+__version__: str
+
+# --- kernels (bind_nn.cc) --------------------------------------------------------------------
+
+def kernel_isa() -> str:
+    """The kernel set in use: 'avx2' or 'scalar'."""
+
+def set_kernel_isa(isa: str) -> None:
+    """Select the kernel set ('avx2' or 'scalar'). RuntimeError while a training pool runs,
+    ValueError for an unknown set or one the CPU lacks."""
+
+def cpu_has_avx2() -> bool: ...
+
+class NetworkCore:
+    def __init__(
+        self, arch: str, obs_shape: Sequence[int], num_actions: int, hidden: Sequence[int]
+    ) -> None: ...
+    @property
+    def arch(self) -> str: ...
+    @property
+    def obs_shape(self) -> tuple[int, ...]: ...
+    @property
+    def obs_is_uint8(self) -> bool: ...
+    @property
+    def num_actions(self) -> int: ...
+    @property
+    def num_params(self) -> int: ...
+    @property
+    def flops_forward(self) -> float: ...
+    @property
+    def layout(self) -> list[tuple[str, tuple[int, ...], int, int]]:
+        """(name, shape, offset, size) of every tensor in the flat parameter vector."""
+    def init_params(self, seed: int) -> NDArray[np.float32]: ...  # [P]
+    def forward(
+        self, params: NDArray[np.float32], obs: NDArray[Any]
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32]]: ...  # logits [N, A], values [N]
+    def loss_and_grad(
+        self,
+        params: NDArray[np.float32],
+        obs: NDArray[Any],
+        actions: NDArray[np.int64] | NDArray[np.int32],
+        returns: NDArray[np.float32],
+        entropy_beta: float,
+        value_coef: float,
+        reduction: str,
+        out: NDArray[np.float32] | None = None,
+    ) -> tuple[dict[str, float], NDArray[np.float32]]: ...  # terms, grad [P]
+
+# --- the actor-learner pool (bind_train.cc) --------------------------------------------------
+
+class EpsPlacement:
+    """Where RMSProp's eps sits: A3CConfig.rmsprop_eps_placement."""
+
+    inside: ClassVar[EpsPlacement]
+    outside: ClassVar[EpsPlacement]
+    __members__: ClassVar[dict[str, EpsPlacement]]
+    def __init__(self, value: int) -> None: ...
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+
+class LossReduction:
+    """A3CConfig.loss_reduction."""
+
+    sum: ClassVar[LossReduction]
+    mean: ClassVar[LossReduction]
+    __members__: ClassVar[dict[str, LossReduction]]
+    def __init__(self, value: int) -> None: ...
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+
+class UpdateMode:
+    """A3CConfig.update."""
+
+    hogwild: ClassVar[UpdateMode]
+    locked: ClassVar[UpdateMode]
+    __members__: ClassVar[dict[str, UpdateMode]]
+    def __init__(self, value: int) -> None: ...
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+
+class TrainOptions:
+    """The native pool's settings, with no defaults: every field starts unset (-1, NaN, no
+    CPUs) and validate() (and Trainer) refuse it. Filled from an A3CConfig by
+    a3c_native.native_options.native_options, the one mapping; see A3CConfig for each
+    field's meaning (start_step, start_seconds: where a resumed run continues from)."""
+
+    threads: int
+    total_steps: int
+    start_step: int
+    max_seconds: float
+    lr_anneal_seconds: float
+    start_seconds: float
+    t_max: int
+    gamma: float
+    lr: float
+    entropy_beta: float
+    value_coef: float
+    rmsprop_alpha: float
+    rmsprop_eps: float
+    rmsprop_eps_placement: EpsPlacement
+    grad_clip: float
+    loss_reduction: LossReduction
+    reward_clip: float
+    seed: int
+    update: UpdateMode
+    worker_cpus: list[int]  # one per thread, -1 = not pinned (assign a list; no in-place edits)
+    def __init__(self) -> None: ...
+    def validate(self) -> None:
+        """Raise ValueError naming every field not set, else the first one out of range."""
+
+class Episode:
+    """One whole game that ended during a run."""
+
+    @property
+    def wall_time(self) -> float: ...  # seconds since the run started
+    @property
+    def step(self) -> int: ...  # global agent step count when the game ended
+    @property
+    def worker(self) -> int: ...
+    @property
+    def score(self) -> float: ...  # unclipped
+    @property
+    def length(self) -> int: ...  # agent steps
+
+class RunStats:
+    """The pool's statistics at one moment: what Trainer.run returns and its callback receives.
+    Counts, staleness and the *_seconds timings (summed over workers) are cumulative over the
+    run; episodes and the loss means cover the time since the previous RunStats."""
+
+    @property
+    def steps(self) -> int: ...
+    @property
+    def run_steps(self) -> int: ...
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def lr(self) -> float: ...
+    @property
+    def updates(self) -> int: ...
+    @property
+    def skipped_updates(self) -> int: ...
+    @property
+    def staleness_hist(self) -> NDArray[np.int64]: ...  # [64], bin 63 = 63 or more
+    @property
+    def staleness_mean(self) -> float: ...
+    @property
+    def gil_wait_seconds(self) -> float: ...
+    @property
+    def env_call_seconds(self) -> float: ...
+    @property
+    def env_call_cpu_seconds(self) -> float: ...
+    @property
+    def env_seconds(self) -> float: ...
+    @property
+    def net_seconds(self) -> float: ...
+    @property
+    def update_seconds(self) -> float: ...
+    @property
+    def episodes(self) -> list[Episode]: ...
+    @property
+    def loss_count(self) -> int: ...
+    @property
+    def policy_loss(self) -> float: ...
+    @property
+    def value_loss(self) -> float: ...
+    @property
+    def entropy(self) -> float: ...
+    @property
+    def stopped_by_callback(self) -> bool: ...
+    @property
+    def interrupted(self) -> bool: ...
+
+class SyntheticEnv:
+    """A zero-cost C++ environment (random frames, no Python): for timing the network and the
+    update alone, and for sanitizer runs."""
+
+    def __init__(self, seed: int = 0, episode_length: int = 1000, num_envs: int = 1) -> None: ...
+    @property
+    def num_envs(self) -> int: ...
+
+def probe_rollout(
+    net: NetworkCore,
+    params: NDArray[np.float32],
+    env: Any,
+    options: TrainOptions,
+    rollouts: int = 1,
+) -> dict[str, Any]:
+    """Runs `rollouts` rollouts of one actor-learner from `params` on `env` and returns the
+    last one's record: obs/actions/rewards/terminals/returns/values [T, k, ...], next_obs
+    [k, ...], grad [P], the loss terms and the games that ended."""
+
+class Trainer:
+    def __init__(
+        self,
+        net: NetworkCore,
+        params: NDArray[np.float32],
+        rms: NDArray[np.float32] | None,
+        options: TrainOptions,
+    ) -> None: ...
+    def run(
+        self,
+        envs: list[Any],
+        callback: Callable[[RunStats], bool | None] | None,
+        interval: float,
+    ) -> RunStats: ...
+    def state(self) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """(params, rms): copies of the shared parameters and RMSProp statistics, read in one
+        call (one state under update='locked'; a Hogwild read during a hogwild run)."""
+    def request_stop(self) -> None:
+        """Stop the run as a budget would (safe from a signal handler; never blocks)."""
+    @property
+    def steps(self) -> int: ...
