@@ -1,7 +1,8 @@
 // AVX2+FMA variants of gemm_nn / gemm_nt (same semantics as the `_ref` twins in gemm.cc).
 // Compiled with -mavx2 -mfma and only called after runtime detection, so every helper
 // here is static / in an anonymous namespace: nothing AVX2-compiled may leak to other
-// files through an inline function. Single-threaded, no heap allocation, no packing.
+// files through an inline function. Single-threaded, deterministic (blocking depends on
+// the shapes only), no heap allocation, no packing.
 #include <immintrin.h>
 
 #include "nn/gemm.h"
@@ -13,6 +14,15 @@ namespace {
 // weak symbols compiled with -mavx2, and the linker may pick that copy for baseline files.
 inline Index imin(Index a, Index b) { return a < b ? a : b; }
 inline Index imax(Index a, Index b) { return a > b ? a : b; }
+
+// n (> 0) split into ceil(n / max) near-equal blocks, each a multiple of `unit` (no thin last
+// block); the result is <= max when max is a multiple of unit.
+Index block_size(Index n, Index max, Index unit) {
+  if (n <= max) return n;
+  const Index blocks = (n + max - 1) / max;
+  const Index b = (n + blocks - 1) / blocks;
+  return (b + unit - 1) / unit * unit;
+}
 
 // maskload/maskstore masks: the first n (0..8) lanes on.
 alignas(32) const int kMaskTable[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
@@ -110,7 +120,12 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// K in chunks so the 5 rows of A (5 x 1024 floats = 20 KB) stay in L1 while B streams;
+// N in panels of at most 72 rows of B (72 x 1024 floats = 288 KB) that stay in L2 while every
+// row block of A passes over them (72: whole 2-, 3-, 4- and 8-wide tiles). Without the panels,
+// every 5-row block re-read all of B (2.6-6.4 MB) from L3.
 constexpr Index kNtKC = 1024;
+constexpr Index kNtNC = 72;
 
 template <int MR, int NR>
 inline void nt_tile(Index K, const float* A, Index lda, const float* B, Index ldb, float* C,
@@ -136,7 +151,20 @@ inline void nt_tile(Index K, const float* A, Index lda, const float* B, Index ld
     }
   };
   Index k = 0;
-  for (; k + 8 <= K; k += 8) step(k, [](const float* p) { return _mm256_loadu_ps(p); });
+  auto loadu = [](const float* p) { return _mm256_loadu_ps(p); };
+  // From 3 rows up, prefetch the next tile's rows of B (the caller's next j) into L2, one
+  // line per row per 16 k: the hardware prefetcher only picks up a new row after its first
+  // misses (+6-16% at 4-5 rows in same-run A/B). Not for 1-2 rows: those are bound by
+  // streaming B from L3, and prefetching cost the 1-row GEMV ~25% in the same A/B.
+  const float* pf = B + NR * ldb;
+  for (; MR >= 3 && k + 16 <= K; k += 16) {
+#pragma GCC unroll 16
+    for (int c = 0; c < NR; ++c)
+      _mm_prefetch(reinterpret_cast<const char*>(pf + c * ldb + k), _MM_HINT_T1);
+    step(k, loadu);
+    step(k + 8, loadu);
+  }
+  for (; k + 8 <= K; k += 8) step(k, loadu);
   if (k < K) {
     const __m256i m = lane_mask(K - k);
     step(k, [m](const float* p) { return _mm256_maskload_ps(p, m); });
@@ -188,23 +216,35 @@ void gemm_nn_avx2(Index M, Index N, Index K, const float* A, Index rsa, Index cs
 void gemm_nt_avx2(Index M, Index N, Index K, const float* A, Index lda, const float* B,
                   Index ldb, float* C, Index ldc, bool accumulate) {
   if (M <= 0 || N <= 0) return;
-  // K in chunks so the 5 rows of A (5 x 1024 floats = 20 KB) stay in L1 while B streams.
-  for (Index k0 = 0; k0 < K || k0 == 0; k0 += kNtKC) {
-    const Index kc = imin(kNtKC, K - k0);
+  // M = 5q + 1 would leave one row for a GEMV pass over all of B: run 3 + 3 instead.
+  const Index five_rows_end = (M > 5 && M % 5 == 1) ? M - 6 : M / 5 * 5;
+  // Equal K chunks (3136 = 4 x 784, not 3 x 1024 + 64: a thin last chunk pays the full
+  // per-tile reduction and C update for little work). Each C element's summation order
+  // depends on K only, so a row's result does not depend on M or on its position.
+  const Index NC = block_size(N, kNtNC, 24);
+  const Index KC = block_size(imax(K, 1), kNtKC, 8);
+  for (Index k0 = 0; k0 < K || k0 == 0; k0 += KC) {
+    const Index kc = imin(KC, K - k0);
     const bool acc = accumulate || k0 > 0;
-    const float* Ak = A + k0;
-    const float* Bk = B + k0;
-    Index i = 0;
-    for (; i + 5 <= M; i += 5)
-      nt_row_block<5, 2>(N, kc, Ak + i * lda, lda, Bk, ldb, C + i * ldc, ldc, acc);
-    const float* Ai = Ak + i * lda;
-    float* Ci = C + i * ldc;
-    switch (M - i) {
-      case 4: nt_row_block<4, 3>(N, kc, Ai, lda, Bk, ldb, Ci, ldc, acc); break;
-      case 3: nt_row_block<3, 4>(N, kc, Ai, lda, Bk, ldb, Ci, ldc, acc); break;
-      case 2: nt_row_block<2, 4>(N, kc, Ai, lda, Bk, ldb, Ci, ldc, acc); break;
-      case 1: nt_row_block<1, 8>(N, kc, Ai, lda, Bk, ldb, Ci, ldc, acc); break;
-      default: break;
+    for (Index j0 = 0; j0 < N; j0 += NC) {
+      const Index nc = imin(NC, N - j0);
+      const float* Ak = A + k0;
+      const float* Bk = B + k0 + j0 * ldb;
+      float* Cj = C + j0;
+      Index i = 0;
+      for (; i < five_rows_end; i += 5)
+        nt_row_block<5, 2>(nc, kc, Ak + i * lda, lda, Bk, ldb, Cj + i * ldc, ldc, acc);
+      for (; M - i >= 6; i += 3)
+        nt_row_block<3, 4>(nc, kc, Ak + i * lda, lda, Bk, ldb, Cj + i * ldc, ldc, acc);
+      const float* Ai = Ak + i * lda;
+      float* Ci = Cj + i * ldc;
+      switch (M - i) {
+        case 4: nt_row_block<4, 3>(nc, kc, Ai, lda, Bk, ldb, Ci, ldc, acc); break;
+        case 3: nt_row_block<3, 4>(nc, kc, Ai, lda, Bk, ldb, Ci, ldc, acc); break;
+        case 2: nt_row_block<2, 4>(nc, kc, Ai, lda, Bk, ldb, Ci, ldc, acc); break;
+        case 1: nt_row_block<1, 8>(nc, kc, Ai, lda, Bk, ldb, Ci, ldc, acc); break;
+        default: break;
+      }
     }
   }
 }
