@@ -1,9 +1,22 @@
 // AVX2+FMA variants of gemm_nn / gemm_nt (same semantics as the `_ref` twins in gemm.cc).
 // Compiled with -mavx2 -mfma and only called after runtime detection, so every helper
 // here is static / in an anonymous namespace: nothing AVX2-compiled may leak to other
-// files through an inline function. Single-threaded, deterministic (blocking depends on
-// the shapes only), no heap allocation, no packing.
+// files through an inline function. Single-threaded, no hidden threads, deterministic
+// (blocking depends on the shapes only), no heap allocation per call.
+//
+// Packing: the small shapes (conv layers, batch-1..5 FC) read their operands in place. The
+// batched FC backward (dW, dx over k x t_max = 40..1280 rows) is the exception: its B operand
+// (0.4-16 MB) lives in L3, and in-place 6-row blocks each re-streamed all of it (30-50% of
+// the FMA peak, less when another process shares L3). There gemm_nn copies B into 16-column
+// micro-panels and A into 6-row micro-panels (Goto/BLIS blocking, gemm_nn_packed), which
+// needs 1.2 MB of scratch per thread, allocated on the thread's first such call and kept.
+// gemm_nt (the FC forward) never packs: its B is the weight matrix, read once per call at
+// small batches, so copying it would double the traffic of the memory-bound acting forward;
+// panels of B rows sized for L2 give it the reuse across row blocks instead.
 #include <immintrin.h>
+
+#include <cstdlib>
+#include <new>
 
 #include "nn/gemm.h"
 
@@ -108,6 +121,171 @@ constexpr NnRowBlockFn kNnRowBlock[kMR + 1] = {nullptr,         nn_row_block<1>,
                                                nn_row_block<6>};
 
 // ---------------------------------------------------------------------------------------
+// gemm_nn, packed (Goto/BLIS blocking) for the FC backward: dW [out, in] = dy^T x and
+// dx [n, in] = dy W at rollout batches n = 40..1280, where B (x or W) is far beyond L2. A
+// kc x nc panel of B is copied into 16-column micro-panels (kc x 16, contiguous) and an
+// mc x kc block of A into 6-row micro-panels (kc x 6, contiguous); the 6 x 16 micro-kernel
+// then reads its 16 KB micro-panel of B from L1 for all mc / 6 row panels, and A from L2 as
+// one sequential stream. B is read from memory once per call (plus once per extra mc block,
+// from L2/L3), A once per nc panel; the copies are O(K N + M K N / nc) beside 2 M N K flops.
+//
+// Used when M >= kPackMinM and K * N >= kPackMinKN: B larger than a quarter of L2, with
+// enough rows to reuse it. The thresholds are measured, not derived: below 64 rows (dx at
+// small rollouts) the in-place path above was as fast or faster in same-run A/B (it has no
+// copy and its strided loads overlap the FMAs); every conv GEMM has K * N <= 37k and stays
+// in place, unchanged.
+constexpr int kPackMR = 6;
+constexpr int kPackNR = 16;
+constexpr Index kPackKC = 256;   // B micro-panel kc x 16 floats: 16 KB, half of L1
+constexpr Index kPackMC = 144;   // A block mc x kc floats: 144 KB of L2
+constexpr Index kPackNC = 1024;  // B panel kc x nc floats: 1 MB (L2/L3), reused by each mc block
+constexpr Index kPackMinM = 64;
+constexpr Index kPackMinKN = 64 * 1024;
+static_assert(kPackMC % kPackMR == 0 && kPackNC % kPackNR == 0, "blocks of whole micro-panels");
+
+// Per-thread packing buffers, allocated on a thread's first packed call and kept until the
+// thread exits (a fixed 1.2 MB: the sizes depend on the block constants only, never on the
+// shapes). No locks, and each thread packs its own copy, so results never depend on other
+// threads. Raw aligned_alloc, not AlignedBuffer: no inline template instantiated in this
+// AVX2-compiled file may be shared with baseline files (see imin above).
+struct PackScratch {
+  float* a;  // [kPackMC * kPackKC]
+  float* b;  // [kPackKC * kPackNC]
+  PackScratch()
+      : a(static_cast<float*>(std::aligned_alloc(64, kPackMC * kPackKC * sizeof(float)))),
+        b(static_cast<float*>(std::aligned_alloc(64, kPackKC * kPackNC * sizeof(float)))) {
+    if (!a || !b) {
+      std::free(a);
+      std::free(b);
+      throw std::bad_alloc();
+    }
+  }
+  ~PackScratch() {
+    std::free(a);
+    std::free(b);
+  }
+  PackScratch(const PackScratch&) = delete;
+  PackScratch& operator=(const PackScratch&) = delete;
+};
+
+PackScratch& pack_scratch() {
+  thread_local PackScratch s;
+  return s;
+}
+
+// A(i,k) for i < mc, k < kc -> ceil(mc/6) micro-panels [kc][6], rows past mc zero.
+void pack_a(Index mc, Index kc, const float* A, Index rsa, Index csa, float* dst) {
+  for (Index i = 0; i < mc; i += kPackMR, dst += kPackMR * kc) {
+    const Index m = imin(kPackMR, mc - i);
+    const float* a = A + i * rsa;
+    if (m == kPackMR && rsa == 1) {  // dW: dy^T, the 6 rows are adjacent in memory
+      for (Index k = 0; k < kc; ++k)
+        for (int r = 0; r < kPackMR; ++r) dst[k * kPackMR + r] = a[k * csa + r];
+    } else if (m == kPackMR) {
+      for (int r = 0; r < kPackMR; ++r)
+        for (Index k = 0; k < kc; ++k) dst[k * kPackMR + r] = a[r * rsa + k * csa];
+    } else {
+      for (Index k = 0; k < kc; ++k)
+        for (int r = 0; r < kPackMR; ++r) dst[k * kPackMR + r] = r < m ? a[r * rsa + k * csa] : 0.0f;
+    }
+  }
+}
+
+// C[mr, nr] (+)= Ap (kc x 6) * B (kc x 16), mr <= 6, nr <= 16, where B is the packed
+// micro-panel Bp or, with kPackB, the source rows B(k, 0..nr) (ldb apart; lanes past nr read
+// as 0), which are then also written to Bp: the first row panel packs B as it computes, so
+// the strided loads of the packing overlap the FMAs. The zero padding of a partial
+// micro-panel gives results that are dropped.
+template <bool kPackB>
+void packed_tile(Index kc, const float* Ap, float* Bp, const float* B, Index ldb, float* C,
+                 Index ldc, bool accumulate, Index mr, Index nr) {
+  __m256 c[kPackMR][2];
+#pragma GCC unroll 8
+  for (int r = 0; r < kPackMR; ++r) c[r][0] = c[r][1] = _mm256_setzero_ps();
+  const __m256i m0 = lane_mask(imin(nr, 8)), m1 = lane_mask(imax(nr - 8, 0));
+#pragma GCC unroll 4
+  for (Index k = 0; k < kc; ++k, Ap += kPackMR, Bp += kPackNR) {
+    __m256 b0, b1;
+    if (kPackB) {
+      const float* bk = B + k * ldb;
+      if (nr == kPackNR) {
+        b0 = _mm256_loadu_ps(bk);
+        b1 = _mm256_loadu_ps(bk + 8);
+      } else {
+        b0 = _mm256_maskload_ps(bk, m0);
+        b1 = _mm256_maskload_ps(bk + 8, m1);
+      }
+      _mm256_store_ps(Bp, b0);
+      _mm256_store_ps(Bp + 8, b1);
+    } else {
+      b0 = _mm256_load_ps(Bp);
+      b1 = _mm256_load_ps(Bp + 8);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < kPackMR; ++r) {
+      const __m256 a = _mm256_broadcast_ss(Ap + r);
+      c[r][0] = _mm256_fmadd_ps(a, b0, c[r][0]);
+      c[r][1] = _mm256_fmadd_ps(a, b1, c[r][1]);
+    }
+  }
+  if (mr == kPackMR && nr == kPackNR) {
+#pragma GCC unroll 8
+    for (int r = 0; r < kPackMR; ++r) {
+      float* cp = C + r * ldc;
+      if (accumulate) {
+        c[r][0] = _mm256_add_ps(c[r][0], _mm256_loadu_ps(cp));
+        c[r][1] = _mm256_add_ps(c[r][1], _mm256_loadu_ps(cp + 8));
+      }
+      _mm256_storeu_ps(cp, c[r][0]);
+      _mm256_storeu_ps(cp + 8, c[r][1]);
+    }
+    return;
+  }
+  alignas(32) float t[kPackMR][kPackNR];
+#pragma GCC unroll 8
+  for (int r = 0; r < kPackMR; ++r) {
+    _mm256_store_ps(t[r], c[r][0]);
+    _mm256_store_ps(t[r] + 8, c[r][1]);
+  }
+  for (Index r = 0; r < mr; ++r)
+    for (Index j = 0; j < nr; ++j) C[r * ldc + j] = accumulate ? C[r * ldc + j] + t[r][j] : t[r][j];
+}
+
+void gemm_nn_packed(Index M, Index N, Index K, const float* A, Index rsa, Index csa,
+                    const float* B, Index ldb, float* C, Index ldc, bool accumulate) {
+  PackScratch& s = pack_scratch();
+  const Index NC = block_size(N, kPackNC, kPackNR), KC = block_size(K, kPackKC, 1),
+              MC = block_size(M, kPackMC, kPackMR);
+  for (Index jc = 0; jc < N; jc += NC) {
+    const Index nc = imin(NC, N - jc);
+    for (Index pc = 0; pc < K; pc += KC) {
+      const Index kc = imin(KC, K - pc);
+      const bool acc = accumulate || pc > 0;
+      for (Index ic = 0; ic < M; ic += MC) {
+        const Index mc = imin(MC, M - ic);
+        pack_a(mc, kc, A + ic * rsa + pc * csa, rsa, csa, s.a);
+        for (Index jr = 0; jr < nc; jr += kPackNR) {
+          const Index nr = imin(kPackNR, nc - jr);
+          float* Cj = C + ic * ldc + jc + jr;
+          float* Bp = s.b + jr * kc;
+          Index ir = 0;
+          // The first row block packs each micro-panel of B while computing its first tile;
+          // later tiles and row blocks read the packed copy.
+          if (ic == 0) {
+            packed_tile<true>(kc, s.a, Bp, B + pc * ldb + jc + jr, ldb, Cj, ldc, acc,
+                              imin(kPackMR, mc), nr);
+            ir = kPackMR;
+          }
+          for (; ir < mc; ir += kPackMR)
+            packed_tile<false>(kc, s.a + ir * kc, Bp, nullptr, 0, Cj + ir * ldc, ldc, acc,
+                               imin(kPackMR, mc - ir), nr);
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
 // gemm_nt: dot products. An MR x NR block of C keeps MR*NR vector accumulators over k,
 // loading MR vectors of A and NR vectors of B per 8 k's, then reduces each horizontally.
 // NR is chosen so the block has 8-12 independent FMA chains (latency 4 x 2 pipes).
@@ -201,6 +379,8 @@ void gemm_nn_avx2(Index M, Index N, Index K, const float* A, Index rsa, Index cs
         for (Index j = 0; j < N; ++j) C[i * ldc + j] = 0.0f;
     return;
   }
+  if (M >= kPackMinM && K * N >= kPackMinKN)
+    return gemm_nn_packed(M, N, K, A, rsa, csa, B, ldb, C, ldc, accumulate);
   for (Index k0 = 0; k0 < K; k0 += kKC) {
     const Index kc = imin(kKC, K - k0);
     const bool acc = accumulate || k0 > 0;
