@@ -130,16 +130,16 @@ constexpr NnRowBlockFn kNnRowBlock[kMR + 1] = {nullptr,         nn_row_block<1>,
 // from L2/L3), A once per nc panel; the copies are O(K N + M K N / nc) beside 2 M N K flops.
 //
 // Used when M >= kPackMinM and K * N >= kPackMinKN: B larger than a quarter of L2, with
-// enough rows to reuse it. The thresholds are measured, not derived: below 64 rows (dx at
-// small rollouts) the in-place path above was as fast or faster in same-run A/B (it has no
-// copy and its strided loads overlap the FMAs); every conv GEMM has K * N <= 37k and stays
-// in place, unchanged.
+// enough rows to reuse it. The thresholds are measured, not derived: from 24 rows the packed
+// path was as fast as the in-place one or faster in same-run A/B (dx at 24-40 rows: even to
+// +5%, 64-160 rows: +6-28%); below K * N = 64k it lost (dW at n = 8-12: -10-30%). Every conv
+// GEMM has K * N <= 37k, or N <= 64 where packing lost 10-50%: convs stay in place, unchanged.
 constexpr int kPackMR = 6;
 constexpr int kPackNR = 16;
 constexpr Index kPackKC = 256;   // B micro-panel kc x 16 floats: 16 KB, half of L1
 constexpr Index kPackMC = 144;   // A block mc x kc floats: 144 KB of L2
 constexpr Index kPackNC = 1024;  // B panel kc x nc floats: 1 MB (L2/L3), reused by each mc block
-constexpr Index kPackMinM = 64;
+constexpr Index kPackMinM = 24;
 constexpr Index kPackMinKN = 64 * 1024;
 static_assert(kPackMC % kPackMR == 0 && kPackNC % kPackNR == 0, "blocks of whole micro-panels");
 
@@ -208,6 +208,9 @@ void packed_tile(Index kc, const float* Ap, float* Bp, const float* B, Index ldb
     __m256 b0, b1;
     if (kPackB) {
       const float* bk = B + k * ldb;
+      // The next micro-panel's row into L2: its fused tile then starts on L2 hits (+2-18%
+      // at 80-1280 rows in same-run A/B).
+      _mm_prefetch(reinterpret_cast<const char*>(bk + kPackNR), _MM_HINT_T1);
       if (nr == kPackNR) {
         b0 = _mm256_loadu_ps(bk);
         b1 = _mm256_loadu_ps(bk + 8);
