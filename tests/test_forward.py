@@ -153,7 +153,7 @@ def test_forward_default_obs_shape_a3c(kernel_isa):
 @pytest.mark.parametrize("batch", [6, 11, 16])
 def test_forward_batched_default_obs_shape(arch, batch, kernel_isa):
     # The real 84x84 networks at acting batches of k envs, including 5q + 1 rows (6, 11, 16),
-    # which the FC forward kernel splits as 5 + ... + 3 + 3.
+    # which the FC forward kernel ends with one 6-row block instead of a 1-row pass.
     import a3c_native
 
     net = a3c_native.Network(arch, num_actions=6)
