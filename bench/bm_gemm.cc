@@ -173,11 +173,12 @@ double check_shape(const Shape& s, std::mt19937& rng, bool verbose) {
   return worst;
 }
 
-// Random shapes with every stride pattern the callers use, and some they don't. M, N up to
-// max_mn cover every register-tile remainder; K up to max_k crosses the K-chunk boundaries.
-bool check_random(std::mt19937& rng, int cases, int max_mn, int max_k) {
-  std::uniform_int_distribution<int> dim(0, max_mn), kdim(0, max_k), pad(0, 9), pick(0, 3),
-      coin(0, 1);
+// Random shapes with every stride pattern the callers use, and some they don't. M, N in
+// min_mn..max_mn cover every register-tile remainder; K up to max_k crosses the K-chunk
+// boundaries; large M, N, K reach the packed gemm_nn path and gemm_nt's column panels.
+bool check_random(std::mt19937& rng, int cases, int min_mn, int max_mn, int max_k) {
+  std::uniform_int_distribution<int> dim(min_mn, max_mn), kdim(0, max_k), pad(0, 9),
+      pick(0, 3), coin(0, 1);
   double worst = 0;
   for (int t = 0; t < cases; ++t) {
     Shape s;
@@ -202,8 +203,8 @@ bool check_random(std::mt19937& rng, int cases, int max_mn, int max_k) {
     if (!std::isfinite(w)) return false;
     worst = std::max(worst, w);
   }
-  std::printf("check %d random shapes (M,N in 0..%d, K in 0..%d, strides, accumulate)  "
-              "max rel %.3g  OK\n", cases, max_mn, max_k, worst);
+  std::printf("check %d random shapes (M,N in %d..%d, K in 0..%d, strides, accumulate)  "
+              "max rel %.3g  OK\n", cases, min_mn, max_mn, max_k, worst);
   return true;
 }
 
@@ -251,7 +252,18 @@ int main(int argc, char** argv) {
   const std::vector<Shape> all = shapes();
   if (avx2) {
     std::mt19937 rng(12345);
-    bool ok = check_random(rng, 3000, 70, 70) && check_random(rng, 300, 40, 3000);
+    bool ok = check_random(rng, 3000, 0, 70, 70) && check_random(rng, 300, 0, 40, 3000) &&
+              check_random(rng, 40, 64, 400, 700);
+    // Edges the network shapes miss (checked, not timed): partial 16-column panels with
+    // several column panels, several row blocks and K chunks of the packed gemm_nn (A read
+    // through a transposed view too), and gemm_nt with a partial last column panel, a
+    // masked K tail and the 5q + 1 row split.
+    Shape t = nn("edge.nn.packed.At", 151, 1030, 97, 1, 151, true);
+    t.ldb += 3, t.ldc += 5;
+    const std::vector<Shape> edges = {nn("edge.nn.packed", 70, 2100, 300, 300, 1, false), t,
+                                      nt("edge.nt.panels", 67, 1001, 2050),
+                                      nt("edge.nt.rows16", 16, 300, 1001), nt("edge.nt.rows6", 6, 100, 77)};
+    for (const Shape& s : edges) ok = ok && std::isfinite(check_shape(s, rng, true));
     for (const Shape& s : all) ok = ok && std::isfinite(check_shape(s, rng, true));
     if (!ok) {
       std::fprintf(stderr, "bm_gemm: AVX2 kernels disagree with the reference; not timing.\n");

@@ -58,6 +58,12 @@ ISA_ATOL = 1e-5
 ISA_RTOL = 1e-5
 ISA_GRAD_RTOL = 1e-4
 ISA_GRAD_FLOOR = 1e-2
+# One linear layer alone (the FC kernels at the batched shapes) vs float64, per element,
+# relative to its magnitude sum_k |a_k b_k| (+ |bias|), the scale float32 summation error grows
+# with: blocked float32 sums of up to 3136 terms measure <= 4e-7 of it (bm_gemm's checks agree),
+# the float32 rounding of the result alone is 6e-8; a blocking bug (a dropped K chunk, a
+# shifted panel, a stale tile) is >= 1e-2 of it. 4e-6 leaves 10x headroom.
+FC_MAG_RTOL = 4e-6
 # Inputs are drawn so every nonzero ReLU pre-activation is at least this far from 0: float32
 # pre-activations are off by ~1e-6 at most, so the native and float64 ReLU masks agree.
 KINK_MARGIN = 1e-5
@@ -67,6 +73,24 @@ KINK_MARGIN = 1e-5
 
 ACTION_DTYPE = np.int64  # actions as the trainer produces them
 KERNEL_ISAS = ("scalar", "avx2")
+
+# (in, out) of one FC layer for the kernel tests: both archs' hidden FC layer on 84x84 input,
+# and odd sizes that leave partial register tiles, partial column panels and a masked K tail
+# in every blocked path of the GEMM kernels.
+FC_SHAPES = {"a3c": (2592, 256), "nature": (3136, 512), "odd": (1003, 133)}
+# The scalar reference kernels are the unchanged yardstick and take ~1 s per large FC case, so
+# the FC kernel tests run them up to this batch only; AVX2 runs every batch.
+FC_SCALAR_MAX_BATCH = 40
+
+
+def fc_isa_batches(batches):
+    """(kernel_isa, batch) pairs for the FC kernel tests (indirect kernel_isa parametrization)."""
+    return [
+        pytest.param(isa, b, id=f"{isa}-b{b}")
+        for b in batches
+        for isa in KERNEL_ISAS
+        if isa == "avx2" or b <= FC_SCALAR_MAX_BATCH
+    ]
 
 
 @dataclass(frozen=True)
@@ -230,6 +254,31 @@ def assert_close(got, want, atol, rtol=0.0, name="tensor", show=5):
         f"want {w[worst]:.9g}, max abs diff {diff_nan_inf[worst]:.3g}"
     )
     raise AssertionError("\n".join(lines))
+
+
+def assert_close_to_magnitude(got, want, magnitude, rtol, name="tensor"):
+    """|got - want| <= rtol * magnitude elementwise, magnitude >= 0 (e.g. |A| @ |B|); where it
+    is 0 (all products zero) got must equal want exactly.
+
+    Reported through assert_close on the values divided by their magnitude.
+    """
+    scale = np.maximum(np.asarray(magnitude, dtype=np.float64), np.finfo(np.float64).tiny)
+    got = np.asarray(got, dtype=np.float64)
+    assert_close(got / scale, np.asarray(want) / scale, rtol, 0.0, name=f"{name} / magnitude")
+
+
+def fc_case(n_in: int, n_out: int, batch: int, seed: int) -> dict[str, np.ndarray]:
+    """float32 operands of one linear layer as the networks see them: x after a ReLU (about
+    half zeros), He-uniform weight, small bias, dy ~ N(0, 1)."""
+    rng = np.random.default_rng(seed)
+    x = np.maximum(rng.normal(size=(batch, n_in)), 0.0)
+    bound = np.sqrt(6.0 / n_in)
+    return {
+        "x": x.astype(np.float32),
+        "weight": rng.uniform(-bound, bound, size=(n_out, n_in)).astype(np.float32),
+        "bias": rng.normal(scale=0.1, size=n_out).astype(np.float32),
+        "dy": rng.normal(size=(batch, n_out)).astype(np.float32),
+    }
 
 
 def grad_tolerance(want, rtol, floor, abs_floor=0.0):

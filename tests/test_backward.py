@@ -15,6 +15,8 @@ import pytest
 from conftest import (
     CONFIGS,
     DIR_RTOL,
+    FC_MAG_RTOL,
+    FC_SHAPES,
     FD_ABS_FLOOR,
     FD_FLOOR,
     FD_RTOL,
@@ -26,6 +28,9 @@ from conftest import (
     LOSS_RTOL,
     MAIN_CONFIGS,
     assert_close,
+    assert_close_to_magnitude,
+    fc_case,
+    fc_isa_batches,
     grad_tolerance,
     make_rollout,
     split,
@@ -198,3 +203,35 @@ def test_loss_defaults_are_documented_values():
     want = ref.loss(r.sd, r.obs, r.actions, r.returns)
     for k in TERMS:
         assert t_default[k] == pytest.approx(want[k], rel=LOSS_RTOL, abs=LOSS_ATOL), k
+
+
+# ---------------------------------------------------------------------------------------------
+# one FC layer's backward at rollout sizes n = k x t_max: the GEMM kernels' blocked paths
+
+
+@pytest.mark.parametrize(
+    ("kernel_isa", "n"),
+    # 5 (one env, t_max 5), 40..1280 (k envs x t_max 20): dW and dx switch to the packed
+    # GEMM from 64 rows; 641 leaves partial row panels and unequal K chunks
+    fc_isa_batches([5, 40, 64, 80, 160, 641, 1280]),
+    indirect=["kernel_isa"],
+)
+@pytest.mark.parametrize("shape", list(FC_SHAPES))
+def test_fc_backward_matches_numpy(shape, n, kernel_isa):
+    import a3c_native
+
+    n_in, n_out = FC_SHAPES[shape]
+    c = fc_case(n_in, n_out, n, seed=1000 + n)
+    x, w, dy = (c[k].astype(np.float64) for k in ("x", "weight", "dy"))
+    dweight, dbias, dx = a3c_native._core._linear_backward(c["dy"], c["x"], c["weight"], True)
+    assert (dweight.shape, dbias.shape, dx.shape) == ((n_out, n_in), (n_out,), (n, n_in))
+    label = f"fc {shape} n{n}"
+    assert_close_to_magnitude(
+        dweight, dy.T @ x, np.abs(dy).T @ np.abs(x), FC_MAG_RTOL, name=f"{label} dW"
+    )
+    assert_close_to_magnitude(dbias, dy.sum(0), np.abs(dy).sum(0), FC_MAG_RTOL, name=f"{label} db")
+    assert_close_to_magnitude(dx, dy @ w, np.abs(dy) @ np.abs(w), FC_MAG_RTOL, name=f"{label} dx")
+    # without the input gradient (the first FC layer of an mlp): same weight gradient
+    dweight2, _, none = a3c_native._core._linear_backward(c["dy"], c["x"], c["weight"], False)
+    assert none is None
+    np.testing.assert_array_equal(dweight2, dweight)

@@ -11,9 +11,14 @@ import pytest
 from conftest import (
     ALL_CONFIGS,
     CONFIGS,
+    FC_MAG_RTOL,
+    FC_SHAPES,
     FWD_ATOL,
     FWD_RTOL,
     assert_close,
+    assert_close_to_magnitude,
+    fc_case,
+    fc_isa_batches,
     kink_free_obs,
     random_obs,
     split,
@@ -142,3 +147,46 @@ def test_forward_default_obs_shape_a3c(kernel_isa):
     want_logits, want_values = ref.forward(sd, obs)
     assert_close(logits, want_logits, FWD_ATOL, FWD_RTOL, name="a3c 84x84 logits")
     assert_close(values, want_values, FWD_ATOL, FWD_RTOL, name="a3c 84x84 values")
+
+
+@pytest.mark.parametrize("arch", ["a3c", "nature"])
+@pytest.mark.parametrize("batch", [6, 11, 16])
+def test_forward_batched_default_obs_shape(arch, batch, kernel_isa):
+    # The real 84x84 networks at acting batches of k envs, including 5q + 1 rows (6, 11, 16),
+    # which the FC forward kernel ends with one 6-row block instead of a 1-row pass.
+    import a3c_native
+
+    net = a3c_native.Network(arch, num_actions=6)
+    params = net.init_params(seed=batch)
+    sd = ref.split_params(params, ref.param_spec(arch, (4, 84, 84), 6))
+    obs = np.random.default_rng(batch).integers(0, 256, size=(batch, 4, 84, 84), dtype=np.uint8)
+    logits, values = net.forward(params, obs)
+    want_logits, want_values = ref.forward(sd, obs)
+    assert_close(logits, want_logits, FWD_ATOL, FWD_RTOL, name=f"{arch} b{batch} logits")
+    assert_close(values, want_values, FWD_ATOL, FWD_RTOL, name=f"{arch} b{batch} values")
+
+
+# ---------------------------------------------------------------------------------------------
+# one FC layer at the batched actor-learner's shapes: the GEMM kernels' blocked paths
+
+
+@pytest.mark.parametrize(
+    ("kernel_isa", "batch"),
+    # acting batches k = 4..64, the 5q + 1 batches that used to end in a 1-row GEMV pass
+    # (6, 11, 16, 21), and 641 rows: many row blocks and column panels
+    fc_isa_batches([1, 4, 5, 6, 11, 16, 21, 40, 64, 641]),
+    indirect=["kernel_isa"],
+)
+@pytest.mark.parametrize("shape", list(FC_SHAPES))
+def test_fc_forward_matches_numpy(shape, batch, kernel_isa):
+    import a3c_native
+
+    n_in, n_out = FC_SHAPES[shape]
+    c = fc_case(n_in, n_out, batch, seed=batch)
+    x, w, b = (c[k].astype(np.float64) for k in ("x", "weight", "bias"))
+    y = a3c_native._core._linear_forward(c["x"], c["weight"], c["bias"], relu=True)
+    assert y.dtype == np.float32
+    assert y.shape == (batch, n_out)
+    want = np.maximum(x @ w.T + b, 0.0)  # ReLU is 1-Lipschitz: the bound below still holds
+    magnitude = np.abs(x) @ np.abs(w).T + np.abs(b)
+    assert_close_to_magnitude(y, want, magnitude, FC_MAG_RTOL, name=f"fc {shape} b{batch} y")

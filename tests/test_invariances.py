@@ -5,12 +5,15 @@ coefficients (including the pure policy gradient with entropy_beta = value_coef 
 
 from __future__ import annotations
 
+import threading
+
 import a3c_native
 import numpy as np
 import pytest
 from conftest import (
     BATCH_ATOL,
     CONFIGS,
+    FC_SHAPES,
     GRAD_FLOOR,
     GRAD_RTOL,
     ISA_ATOL,
@@ -22,6 +25,7 @@ from conftest import (
     MAIN_CONFIGS,
     assert_close,
     avx2_available,
+    fc_case,
     grad_tolerance,
     make_rollout,
 )
@@ -206,3 +210,43 @@ def test_loss_is_linear_in_coefficients(cfg_id):
     assert t["total"] == pytest.approx(
         t["policy_loss"] + c * t["value_loss"] - beta * t["entropy"], rel=1e-6, abs=1e-6
     )
+
+
+@pytest.mark.parametrize("shape", list(FC_SHAPES))
+def test_fc_forward_row_independent_of_batch(shape, kernel_isa):
+    # Each output's summation order depends on the layer's size only, not on the batch or the
+    # row's position in it, so acting on k envs at once gives bit-identical outputs to acting
+    # on each alone (and the blocking cannot mix rows up).
+    core = a3c_native._core
+    c = fc_case(*FC_SHAPES[shape], 37, seed=7)
+    y = core._linear_forward(c["x"], c["weight"], c["bias"], relu=False)
+    for rows in (slice(0, 1), slice(36, 37), slice(10, 26), slice(5, 11)):
+        part = core._linear_forward(c["x"][rows], c["weight"], c["bias"], relu=False)
+        np.testing.assert_array_equal(
+            part, y[rows], err_msg=f"rows {rows} alone vs in a batch of 37"
+        )
+
+
+@pytest.mark.parametrize("shape", ["a3c", "odd"])
+def test_fc_kernels_deterministic_across_calls_and_threads(shape, kernel_isa):
+    # The packed GEMM keeps per-thread scratch: results must not depend on the thread or on
+    # what it computed before (the 1-thread Hogwild == locked test relies on run-to-run
+    # bit-identity).
+    core = a3c_native._core
+    big = fc_case(*FC_SHAPES[shape], 641, seed=8)
+    small = fc_case(*FC_SHAPES[shape], 64, seed=9)
+
+    def run():
+        fwd = core._linear_forward(small["x"], small["weight"], small["bias"], relu=True)
+        return (fwd, *core._linear_backward(big["dy"], big["x"], big["weight"], True))
+
+    first = run()
+    core._linear_backward(small["dy"], small["x"], small["weight"], True)  # other shapes between
+    again = run()
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault("out", run()))
+    t.start()
+    t.join()
+    for name, a, b, c in zip(("y", "dW", "db", "dx"), first, again, box["out"], strict=True):
+        np.testing.assert_array_equal(b, a, err_msg=f"{name}: second call differs")
+        np.testing.assert_array_equal(c, a, err_msg=f"{name}: another thread differs")

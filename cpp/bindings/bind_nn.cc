@@ -1,5 +1,6 @@
 // Python bindings of the networks: NetworkCore (forward, loss and gradient on NumPy arrays,
-// GIL released for the math) and the kernel-set switch used by tests and benchmarks.
+// GIL released for the math), the kernel-set switch used by tests and benchmarks, and one
+// linear layer alone (_linear_forward / _linear_backward) for the kernel tests.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -14,6 +15,7 @@
 #include "bindings/arrays.h"
 #include "bindings/network_core.h"
 #include "common/cpu.h"
+#include "nn/linear.h"
 
 namespace py = pybind11;
 
@@ -94,6 +96,13 @@ bool overlaps(const py::array& a, const py::array& b) {
   return a_lo < b_hi && b_lo < a_hi;
 }
 
+// A linear layer's weight [out, in]: any 2-D float32 C-contiguous array.
+void require_weight(const py::array& w) {
+  if (w.ndim() != 2)
+    throw py::value_error("invalid shape for weight: expected (out, in), got " + shape_of(w));
+  require_array<float>("weight", w, {w.shape(0), w.shape(1)});
+}
+
 }  // namespace
 
 void register_nn(py::module_& m) {
@@ -102,6 +111,65 @@ void register_nn(py::module_& m) {
         "Select the kernel set ('avx2' or 'scalar'). RuntimeError while a training pool runs "
         "(the workers read it on every kernel call), ValueError for an unknown or unsupported set.");
   m.def("cpu_has_avx2", [] { return cpu_features().avx2_fma; });
+
+  // One fully connected layer through linear.cc, the code path of the networks' FC layers,
+  // with the kernel set chosen by set_kernel_isa: lets the tests check the GEMM kernels at
+  // the batched shapes (k = 4..64 acting rows, k x t_max rollout rows) against NumPy
+  // without a network, its ReLU kinks and its float64 reference around them.
+  m.def(
+      "_linear_forward",
+      [](const py::array& x, const py::array& weight, const py::array& bias, bool relu) {
+        require_weight(weight);
+        const LinearSpec l{weight.shape(1), weight.shape(0), 0, 0};
+        require_array<float>("x", x, {-1, l.in});
+        require_array<float>("bias", bias, {l.out});
+        const Index n = x.shape(0);
+        py::array_t<float> y({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(l.out)});
+        const float* xp = static_cast<const float*>(x.data());
+        const float* wp = static_cast<const float*>(weight.data());
+        const float* bp = static_cast<const float*>(bias.data());
+        float* yp = y.mutable_data();
+        {
+          py::gil_scoped_release nogil;
+          ScopedFlushDenormals ftz;
+          linear_forward(yp, xp, wp, bp, n, l, relu);
+        }
+        return y;
+      },
+      py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("relu"),
+      "y [N, out] = x [N, in] weight[out, in]^T + bias (ReLU if relu); kernel test hook.");
+  m.def(
+      "_linear_backward",
+      [](const py::array& dy, const py::array& x, const py::array& weight, bool input_grad) {
+        require_weight(weight);
+        const LinearSpec l{weight.shape(1), weight.shape(0), 0, 0};
+        require_array<float>("dy", dy, {-1, l.out});
+        require_array<float>("x", x, {dy.shape(0), l.in});
+        const Index n = dy.shape(0);
+        py::array_t<float> dweight({static_cast<py::ssize_t>(l.out), static_cast<py::ssize_t>(l.in)});
+        py::array_t<float> dbias(l.out);
+        py::object dx = py::none();
+        float* dxp = nullptr;
+        if (input_grad) {
+          py::array_t<float> a({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(l.in)});
+          dxp = a.mutable_data();
+          dx = a;
+        }
+        const float* dyp = static_cast<const float*>(dy.data());
+        const float* xp = static_cast<const float*>(x.data());
+        const float* wp = static_cast<const float*>(weight.data());
+        float* dwp = dweight.mutable_data();
+        float* dbp = dbias.mutable_data();
+        {
+          py::gil_scoped_release nogil;
+          ScopedFlushDenormals ftz;
+          linear_backward(dwp, dbp, dxp, dyp, xp, wp, n, l);
+        }
+        return py::make_tuple(dweight, dbias, dx);
+      },
+      py::arg("dy"), py::arg("x"), py::arg("weight"), py::arg("input_grad"),
+      "(dweight [out, in], dbias [out], dx [N, in] or None) of one linear layer given\n"
+      "dy [N, out]; kernel test hook.");
 
   py::class_<NetworkCore>(m, "NetworkCore")
       .def(py::init<const std::string&, std::vector<Index>, Index, std::vector<Index>>(),

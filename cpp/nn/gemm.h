@@ -1,7 +1,9 @@
 // The two matrix-multiply shapes every layer of the networks reduces to (conv via im2col in
 // channels-last layout, linear layers directly). Each has a scalar reference (`_ref`, kept
 // forever as the algorithmic reference and fallback) and an AVX2+FMA variant in
-// gemm_avx2.cc, chosen at run time by the plain name. No threads, no allocation.
+// gemm_avx2.cc, chosen at run time by the plain name. No threads, no allocation per call
+// (the AVX2 gemm_nn packs its large operands into 1.2 MB of scratch per calling thread,
+// allocated on that thread's first such call and kept); results are deterministic.
 //
 // Dimension letters: M rows of C, N columns of C, K the reduced dimension.
 #pragma once
