@@ -107,6 +107,50 @@ def worker_cpu(worker: int, *, pin: bool = True) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
+def _ale_vector_interface(
+    game: str,
+    num_envs: int,
+    *,
+    frame_skip: int,
+    noop_max: int,
+    repeat_action_probability: float,
+    episodic_life: bool,
+    max_episode_steps: int,
+    num_threads: int,
+    thread_affinity_offset: int,
+) -> Any:
+    """ale-py's vector interface with the training pipeline (see AtariEnv for how its flags
+    are used): the one place both AtariEnv and AtariVecEnv build it."""
+    import ale_py
+    from ale_py import roms
+
+    rom_path = roms.get_rom_path(game)
+    if rom_path is None:  # pragma: no cover - ale-py >= 0.9 ships every ROM
+        raise EnvError(f"ROM of {game!r} is missing; reinstall ale-py")
+    return ale_py.ALEVectorInterface(
+        rom_path=rom_path,
+        num_envs=num_envs,
+        frame_skip=frame_skip,
+        stack_num=4,
+        img_height=84,
+        img_width=84,
+        grayscale=True,
+        maxpool=True,
+        noop_max=noop_max,
+        use_fire_reset=True,
+        episodic_life=False,  # see AtariEnv's docstring: ale-py's would restart the game
+        life_loss_info=episodic_life,
+        reward_clipping=False,  # raw scores out; the core clips for learning
+        max_episode_steps=max_episode_steps,
+        repeat_action_probability=repeat_action_probability,
+        full_action_space=False,
+        batch_size=0,
+        num_threads=num_threads,
+        thread_affinity_offset=thread_affinity_offset,
+        autoreset_mode="SameStep",
+    )
+
+
 class AtariEnv:
     """One Atari game with the standard DQN/A3C preprocessing, emulated in ale-py's C++ thread.
 
@@ -157,36 +201,19 @@ class AtariEnv:
         max_episode_steps: int = 108_000,
         thread_affinity_offset: int = -1,
     ) -> None:
-        import ale_py
-        from ale_py import roms
-
         self.game = resolve_game(game)
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
             raise EnvError(f"AtariEnv seed={seed!r} is invalid: must be an int in [0, 2**31)")
-        rom_path = roms.get_rom_path(self.game)
-        if rom_path is None:  # pragma: no cover - ale-py >= 0.9 ships every ROM
-            raise EnvError(f"ROM of {self.game!r} is missing; reinstall ale-py")
-        self._ale = ale_py.ALEVectorInterface(
-            rom_path=rom_path,
-            num_envs=1,
+        self._ale = _ale_vector_interface(
+            self.game,
+            1,
             frame_skip=frame_skip,
-            stack_num=4,
-            img_height=84,
-            img_width=84,
-            grayscale=True,
-            maxpool=True,
             noop_max=noop_max,
-            use_fire_reset=True,
-            episodic_life=False,  # see the class docstring: ale-py's would restart the game
-            life_loss_info=episodic_life,
-            reward_clipping=False,  # raw scores out; the core clips for learning
-            max_episode_steps=max_episode_steps,
             repeat_action_probability=repeat_action_probability,
-            full_action_space=False,
-            batch_size=0,
+            episodic_life=episodic_life,
+            max_episode_steps=max_episode_steps,
             num_threads=1,
             thread_affinity_offset=thread_affinity_offset,
-            autoreset_mode="SameStep",
         )
         self.num_actions: int = len(self._ale.get_action_set())
         self.obs_shape: tuple[int, ...] = (4, 84, 84)
@@ -276,9 +303,6 @@ class AtariVecEnv:
         num_threads: int = 1,
         thread_affinity_offset: int = -1,
     ) -> None:
-        import ale_py
-        from ale_py import roms
-
         self.game = resolve_game(game)
         if not seeds:
             raise EnvError("AtariVecEnv needs at least one seed (one per env)")
@@ -286,27 +310,16 @@ class AtariVecEnv:
             if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 2**31:
                 raise EnvError(f"AtariVecEnv seed {s!r} is invalid: must be an int in [0, 2**31)")
         k = len(seeds)
-        self._ale = ale_py.ALEVectorInterface(
-            rom_path=roms.get_rom_path(self.game),
-            num_envs=k,
+        self._ale = _ale_vector_interface(
+            self.game,
+            k,
             frame_skip=frame_skip,
-            stack_num=4,
-            img_height=84,
-            img_width=84,
-            grayscale=True,
-            maxpool=True,
             noop_max=noop_max,
-            use_fire_reset=True,
-            episodic_life=False,  # see AtariEnv: ale-py's would restart the game
-            life_loss_info=episodic_life,
-            reward_clipping=False,
-            max_episode_steps=max_episode_steps,
             repeat_action_probability=repeat_action_probability,
-            full_action_space=False,
-            batch_size=0,
+            episodic_life=episodic_life,
+            max_episode_steps=max_episode_steps,
             num_threads=max(1, min(num_threads, k)),
             thread_affinity_offset=thread_affinity_offset,
-            autoreset_mode="SameStep",
         )
         self.num_envs: int = k
         self.num_actions: int = len(self._ale.get_action_set())
