@@ -175,3 +175,18 @@ def test_an_exception_in_one_of_k_envs_stops_the_run_and_reaches_the_caller():
     )  # fmt: skip
     with pytest.raises(RuntimeError, match="env copy exploded"):
         train(cfg)
+
+
+def test_one_synthetic_env_handle_serves_several_workers_and_runs():
+    # A handle holds settings only: every run builds (and owns) one env per entry, so the same
+    # handle given to two workers, and then to a second run, leaves no worker with an env that
+    # another use replaced (it used to: the handle owned one env and rebuilt it on each use).
+    net = Network("mlp", (6,), 3, hidden=(8, 8))
+    handle = _core.SyntheticEnv(seed=1, episode_length=7, num_envs=2)
+    for _ in range(2):
+        cfg = A3CConfig(**{**CARTPOLE, "threads": 2, "envs_per_thread": 2, "total_steps": 4000})
+        trainer = _core.Trainer(net._core, net.init_params(0), None, native_options(cfg))
+        raw = trainer.run([handle, handle], None, 1.0)
+        assert raw.run_steps >= 4000 and raw.updates > 0
+        params, _ = trainer.state()
+        assert np.isfinite(params).all()
