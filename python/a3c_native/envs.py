@@ -107,6 +107,19 @@ def worker_cpu(worker: int, *, pin: bool = True) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
+class _Closing:
+    """`with env:` closes the env at the end (every env here has an idempotent close())."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _ale_vector_interface(
     game: str,
     num_envs: int,
@@ -151,7 +164,7 @@ def _ale_vector_interface(
     )
 
 
-class AtariEnv:
+class AtariEnv(_Closing):
     """One Atari game with the standard DQN/A3C preprocessing, emulated in ale-py's C++ thread.
 
     Pipeline (ale-py `ALEVectorInterface`, all in C++ with the GIL released): `frame_skip`
@@ -268,17 +281,11 @@ class AtariEnv:
         """Stop ale-py's thread and free the emulator (idempotent)."""
         self._ale = None
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"AtariEnv({self.game!r}, seed={self._seed}, num_actions={self.num_actions})"
 
 
-class AtariVecEnv:
+class AtariVecEnv(_Closing):
     """k Atari games of one actor-learner, emulated by ale-py's C++ vector interface.
 
     The same pipeline and flags as :class:`AtariEnv` (see there), for `num_envs` games stepped
@@ -392,12 +399,6 @@ class AtariVecEnv:
         """Stop ale-py's threads and free the emulators (idempotent)."""
         self._ale = None
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"AtariVecEnv({self.game!r}, num_envs={self.num_envs}, num_actions={self.num_actions})"
 
@@ -435,7 +436,7 @@ def _make_from_env_fn(env_fn: Callable[..., Any], seed: int) -> Any:
     return env_fn(seed) if _takes_seed(env_fn) else env_fn()
 
 
-class GymEnv:
+class GymEnv(_Closing):
     """Adapter from a gymnasium env (Discrete actions) to the worker protocol.
 
     - Vector observations (any Box that is not a 3-D uint8 image, e.g. CartPole's (4,)) are
@@ -535,14 +536,8 @@ class GymEnv:
         """The wrapped gymnasium env."""
         return self._env
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class GymVecEnv:
+class GymVecEnv(_Closing):
     """k copies of a gymnasium env (`GymEnv` each) behind the worker protocol, stepped one
     after another on the worker's thread. Copy e is built and seeded with `seeds[e]`."""
 
@@ -592,12 +587,6 @@ class GymVecEnv:
         envs, self._envs = self._envs, []
         for env in envs:
             env.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 # ---------------------------------------------------------------------------------------------
