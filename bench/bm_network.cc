@@ -3,7 +3,12 @@
 //    time step). Weight packing (Network::prepare, once per rollout) is outside the timed loop.
 //  - BM_FwdBwd_<arch>_<isa>/<n>: prepare + forward + A3C loss + backward over a rollout of
 //    n = k x t_max observations, n = 5..1280 (the operation vs_pytorch.py compares).
-//  - BM_Layer_<arch>_<layer>_{fwd,bwd}_avx2/<batch>: every conv and the hidden FC layer alone,
+//  - a3c_lstm (the recurrent agent, issue 19): BM_Forward carries an LSTM state (k sequences);
+//    BM_FwdBwd's rollout of n slots is t_max = 5 steps of k = n / 5 sequences, backpropagated
+//    through time; BM_Layer_a3c_lstm_lstm_{fwd,bwd}_avx2 is the LSTM layer alone (one step of
+//    k sequences forward; the whole rollout's BPTT and weight gradients backward).
+//  - BM_Layer_<arch>_<layer>_{fwd,bwd}_avx2/<batch>: every conv and the hidden FC layer alone
+//    (the later conv layers as the network runs them: im2col GEMMs over chunks of images),
 //    same code paths as the network; forward layers at the acting batches, backward layers at
 //    the rollout batches. The scalar reference kernels run only at /1 and /5.
 // Counters: GFLOP/s, peak_frac (the rate over one core's fp32 FMA peak, measured at start-up
@@ -30,6 +35,7 @@
 #include "common/rng.h"
 #include "nn/conv2d.h"
 #include "nn/linear.h"
+#include "nn/lstm.h"
 #include "nn/network.h"
 #include "peak.h"
 
@@ -65,6 +71,9 @@ struct Fixture {
   Workspace ws;  // capacity = batch: every slot of the batch has its own activations
   std::vector<int> actions;
   std::vector<float> returns;
+  // Recurrent archs: a state per slot (inputs of the acting step) and the rollout's links.
+  AlignedBuffer<float> h, c;
+  std::vector<unsigned char> carry;
   Fixture(const std::string& arch, Index batch)
       : net(make_arch(arch, {4, 84, 84}, 6, {})),
         params(net.num_params()),
@@ -72,7 +81,10 @@ struct Fixture {
         obs(batch * net.spec().obs_size()),
         ws(net.spec(), batch),
         actions(batch),
-        returns(batch) {
+        returns(batch),
+        h(batch * net.spec().state_size()),
+        c(batch * net.spec().state_size()),
+        carry(batch) {
     net.init_params(params.data(), 1);
     Rng rng(7);
     for (std::size_t i = 0; i < obs.size(); ++i) obs[i] = static_cast<unsigned char>(rng.next_u64() & 0xff);
@@ -81,17 +93,37 @@ struct Fixture {
       returns[i] = 0.5f * static_cast<float>(i) - 1.0f;
     }
   }
+  // Sequences of a rollout of `batch` slots: t_max = 5 steps each (recurrent archs).
+  static Index sequences(Index batch) { return batch % 5 == 0 ? batch / 5 : batch; }
+  // Forward of `batch` slots: one step (feed-forward), or the recurrent rollout's steps, each
+  // taking the previous step's state as the actor-learner does.
   void forward(Index batch) {
     net.prepare(params.data(), ws);
-    net.forward(params.data(), obs.data(), batch, ws, 0);
+    if (!net.spec().recurrent()) {
+      net.forward(params.data(), obs.data(), batch, ws, 0);
+      return;
+    }
+    const Index k = sequences(batch), H = net.spec().state_size();
+    for (Index s = 0; s < batch; s += k) {
+      const float* hin = s == 0 ? h.data() : ws.lstm_h.data() + (s - k) * H;
+      const float* cin = s == 0 ? c.data() : ws.lstm_c.data() + (s - k) * H;
+      net.forward(params.data(), obs.data() + s * net.spec().obs_size(), k, ws, s, hin, cin);
+      for (Index e = 0; e < k; ++e) carry[s + e] = s > 0;
+    }
   }
   // No zeroing of grad: the backward writes every element (Network::backward), as in training.
   void forward_backward(Index batch) {
     forward(batch);
     const LossCoefs coefs{0.01f, 0.5f, false};  // A3CConfig's entropy_beta, value_coef, sum
-    net.loss_and_backward(params.data(), ws, batch, actions.data(), returns.data(), coefs, grad.data());
+    net.loss_and_backward(params.data(), ws, batch, actions.data(), returns.data(), coefs, grad.data(),
+                          sequences(batch), net.spec().recurrent() ? carry.data() : nullptr);
   }
 };
+
+// Per slot: the LSTM's backward GEMMs (dW_ih, dW_hh, dx, dh_in), each 2 x 4H x (in or H).
+double lstm_backward_flops(const LstmSpec& l) {
+  return 2.0 * 4 * l.hidden * (2.0 * l.in + 2.0 * l.hidden);
+}
 
 // FLOPs of the backward pass of a rollout of `batch` steps (weight and input gradients;
 // the first conv layer needs no input gradient).
@@ -103,6 +135,7 @@ double backward_flops(const ArchSpec& a, Index batch) {
   }
   for (const auto& h : a.hidden) f += 4.0 * h.in * h.out;
   f += 4.0 * a.heads.in * a.heads.out;
+  if (a.recurrent()) f += lstm_backward_flops(a.lstm);
   return f * batch;
 }
 
@@ -121,8 +154,10 @@ void BM_Forward(benchmark::State& state, std::string arch, std::string isa) {
   const Index k = state.range(0);
   Fixture fx(arch, k);
   fx.net.prepare(fx.params.data(), fx.ws);
+  const bool rec = fx.net.spec().recurrent();
   for (auto _ : state) {
-    fx.net.forward(fx.params.data(), fx.obs.data(), k, fx.ws, 0);
+    fx.net.forward(fx.params.data(), fx.obs.data(), k, fx.ws, 0, rec ? fx.h.data() : nullptr,
+                   rec ? fx.c.data() : nullptr);
     benchmark::DoNotOptimize(fx.ws.head.data());
     benchmark::ClobberMemory();
   }
@@ -149,19 +184,26 @@ void BM_ConvFwd(benchmark::State& state, std::string arch, int layer) {
   Fixture fx(arch, b);
   fx.forward(b);  // fills every activation and the packed weights
   const ConvSpec& c = fx.net.spec().convs[layer];
-  AlignedBuffer<float> out(c.p() * c.cout);
+  const Index chunk = fx.ws.conv_chunk, PK = c.p() * c.k(), isz = c.hin * c.win * c.cin;
+  AlignedBuffer<float> out(chunk * c.p() * c.cout);
   for (auto _ : state) {
-    for (Index i = 0; i < b; ++i) {
+    if (layer > 0) {  // as Network::forward: chunks of images, one GEMM each
+      for (Index i0 = 0; i0 < b; i0 += chunk) {
+        const Index m = std::min(chunk, b - i0);
+        for (Index i = 0; i < m; ++i)
+          im2col_nhwc(fx.ws.col.data() + i * PK, fx.ws.conv_out[layer - 1].data() + (i0 + i) * isz, c);
+        conv2d_forward(out.data(), fx.ws.col.data(), fx.ws.wk[layer].data(), fx.params.data() + c.b_off, c,
+                       m * c.p());
+      }
+    }
+    for (Index i = 0; layer == 0 && i < b; ++i) {
       if (c.s2d) {
         space_to_depth_u8(fx.ws.img.data(), fx.ws.obs_u8.data() + i * fx.net.spec().obs_size(), c);
         conv2d_forward_s2d(out.data(), fx.ws.s2d_tmp.data(), fx.ws.img.data(), fx.ws.wk[layer].data(),
                            fx.params.data() + c.b_off, c);
         continue;
       }
-      if (layer == 0)
-        im2col_nchw_u8(fx.ws.col.data(), fx.ws.img.data(), fx.ws.obs_u8.data() + i * fx.net.spec().obs_size(), c);
-      else
-        im2col_nhwc(fx.ws.col.data(), fx.ws.conv_out[layer - 1].data() + i * c.hin * c.win * c.cin, c);
+      im2col_nchw_u8(fx.ws.col.data(), fx.ws.img.data(), fx.ws.obs_u8.data() + i * fx.net.spec().obs_size(), c);
       conv2d_forward(out.data(), fx.ws.col.data(), fx.ws.wk[layer].data(), fx.params.data() + c.b_off, c);
     }
     benchmark::DoNotOptimize(out.data());
@@ -176,23 +218,29 @@ void BM_ConvBwd(benchmark::State& state, std::string arch, int layer) {
   Fixture fx(arch, b);
   fx.forward_backward(b);
   const ConvSpec& c = fx.net.spec().convs[layer];
-  AlignedBuffer<float> dinp(c.hin * c.win * c.cin);
+  const Index chunk = fx.ws.conv_chunk, PK = c.p() * c.k(), isz = c.hin * c.win * c.cin;
+  AlignedBuffer<float> dinp(chunk * isz);
   for (auto _ : state) {
-    for (Index i = 0; i < b; ++i) {
+    if (layer > 0) {  // as Network::backward: chunks of images, one GEMM each for dW and dcol
+      for (Index i0 = 0; i0 < b; i0 += chunk) {
+        const Index m = std::min(chunk, b - i0);
+        for (Index i = 0; i < m; ++i)
+          im2col_nhwc(fx.ws.col.data() + i * PK, fx.ws.conv_out[layer - 1].data() + (i0 + i) * isz, c);
+        conv2d_backward(fx.ws.dwk[layer].data(), fx.grad.data() + c.b_off, fx.ws.dcol.data(),
+                        fx.ws.dconv[layer].data(), fx.ws.col.data(), fx.ws.wt[layer].data(), c, m * c.p());
+        dinp.zero();
+        for (Index i = 0; i < m; ++i) col2im_nhwc_add(dinp.data() + i * isz, fx.ws.dcol.data() + i * PK, c);
+      }
+    }
+    for (Index i = 0; layer == 0 && i < b; ++i) {
       if (c.s2d) {
         space_to_depth_u8(fx.ws.img.data(), fx.ws.obs_u8.data() + i * fx.net.spec().obs_size(), c);
         conv2d_backward_s2d(fx.ws.dwk[layer].data(), fx.grad.data() + c.b_off, fx.ws.s2d_tmp.data(),
                             fx.ws.dconv[layer].data(), fx.ws.img.data(), c);
-      } else if (layer == 0) {
+      } else {
         im2col_nchw_u8(fx.ws.col.data(), fx.ws.img.data(), fx.ws.obs_u8.data() + i * fx.net.spec().obs_size(), c);
         conv2d_backward(fx.ws.dwk[layer].data(), fx.grad.data() + c.b_off, nullptr, fx.ws.dconv[layer].data(),
                         fx.ws.col.data(), nullptr, c);
-      } else {
-        im2col_nhwc(fx.ws.col.data(), fx.ws.conv_out[layer - 1].data() + i * c.hin * c.win * c.cin, c);
-        conv2d_backward(fx.ws.dwk[layer].data(), fx.grad.data() + c.b_off, fx.ws.dcol.data(),
-                        fx.ws.dconv[layer].data(), fx.ws.col.data(), fx.ws.wt[layer].data(), c);
-        dinp.zero();
-        col2im_nhwc_add(dinp.data(), fx.ws.dcol.data(), c);
       }
     }
     benchmark::DoNotOptimize(fx.ws.dwk[layer].data());
@@ -242,6 +290,42 @@ void BM_FcBwd(benchmark::State& state, std::string arch) {
     state.counters["GB/s"] = benchmark::Counter(16.0 * h.in * h.out * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The LSTM layer alone (recurrent archs): one acting step of k sequences...
+void BM_LstmFwd(benchmark::State& state, std::string arch) {
+  set_kernel_isa("avx2");
+  const Index k = state.range(0);
+  Fixture fx(arch, k);
+  fx.forward(k);
+  const LstmSpec& l = fx.net.spec().lstm;
+  const Index H = l.hidden;
+  for (auto _ : state) {
+    lstm_forward(l, fx.params.data(), fx.ws.hid.back().data(), fx.h.data(), fx.c.data(), k, fx.ws.lstm_gates.data(),
+                 fx.ws.lstm_c.data(), fx.ws.lstm_tc.data(), fx.ws.lstm_h.data());
+    benchmark::DoNotOptimize(fx.ws.lstm_h.data());
+    benchmark::ClobberMemory();
+  }
+  set_rates(state, 2.0 * 4 * H * (l.in + H) * k);
+}
+
+// ...and its backward over a rollout of n slots (t_max 5 steps of n / 5 sequences): BPTT,
+// then the weight gradients over all steps.
+void BM_LstmBwd(benchmark::State& state, std::string arch) {
+  set_kernel_isa("avx2");
+  const Index b = state.range(0);
+  Fixture fx(arch, b);
+  fx.forward_backward(b);
+  const Index H = fx.net.spec().lstm.hidden;
+  AlignedBuffer<float> dh(b * H);
+  std::memcpy(dh.data(), fx.ws.lstm_dh.data(), b * H * sizeof(float));
+  for (auto _ : state) {
+    std::memcpy(fx.ws.lstm_dh.data(), dh.data(), b * H * sizeof(float));  // lstm_backward adds into it
+    fx.net.lstm_backward(fx.params.data(), fx.ws, b, fx.grad.data(), Fixture::sequences(b), fx.carry.data());
+    benchmark::DoNotOptimize(fx.grad.data());
+    benchmark::ClobberMemory();
+  }
+  set_rates(state, lstm_backward_flops(fx.net.spec().lstm) * b);
+}
+
 // Rule 3: the vectorized network must agree with the scalar reference before it is timed.
 bool check_isa_agreement(const std::string& arch, Index b) {
   Fixture s(arch, b), v(arch, b);
@@ -287,19 +371,24 @@ int main(int argc, char** argv) {
   bool ok = true;
   // b=16 also reaches the FC GEMMs' full 6-row blocks (dx) and the 5-row blocks plus a lone
   // last row (forward), which b=5 does not.
-  for (const char* arch : {"a3c", "nature"})
+  for (const char* arch : {"a3c", "nature", "a3c_lstm"})
     for (Index b : {5, 16}) ok = check_isa_agreement(arch, b) && ok;
   if (!ok) return 1;
   g_peak_gflops = measure_peak();
   std::printf("fp32 FMA peak of one core (register-only AVX2 FMA loop): %.1f GFLOP/s\n", g_peak_gflops);
 
-  for (const std::string arch : {"a3c", "nature"}) {
+  for (const std::string arch : {"a3c", "nature", "a3c_lstm"}) {
+    if (make_arch(arch, {4, 84, 84}, 6, {}).recurrent()) {
+      register_batches("BM_Layer_" + arch + "_lstm_fwd_avx2", kActBatches, BM_LstmFwd, arch);
+      register_batches("BM_Layer_" + arch + "_lstm_bwd_avx2", kRolloutBatches, BM_LstmBwd, arch);
+    }
     for (const std::string isa : {"avx2", "scalar"}) {
       const bool simd = isa == "avx2";
       register_batches("BM_Forward_" + arch + "_" + isa, simd ? kActBatches : kScalarActBatches, BM_Forward, arch, isa);
       register_batches("BM_FwdBwd_" + arch + "_" + isa, simd ? kRolloutBatches : kScalarRolloutBatches, BM_FwdBwd,
                        arch, isa);
     }
+    if (make_arch(arch, {4, 84, 84}, 6, {}).recurrent()) continue;  // its conv and fc layers are a3c's
     const std::string layer = "BM_Layer_" + arch + "_";
     const int num_convs = static_cast<int>(make_arch(arch, {4, 84, 84}, 6, {}).convs.size());
     for (int l = 0; l < num_convs; ++l) {

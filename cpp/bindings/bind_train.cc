@@ -133,6 +133,7 @@ py::dict probe_rollout(NetworkCore& net, const py::array& params, const py::obje
   float* g = grad.mutable_data();
   LossTerms terms;
   std::vector<std::tuple<int, int, double, std::int64_t>> ended;  // rollout step, env, score, length
+  std::vector<float> h0, c0;  // recurrent archs: the state entering the last rollout
   {
     py::gil_scoped_release nogil;
     KernelIsaInUse kernels;
@@ -140,6 +141,8 @@ py::dict probe_rollout(NetworkCore& net, const py::array& params, const py::obje
     learner.reset_envs();
     for (int r = 0; r < rollouts; ++r) {
       ended.clear();
+      h0 = learner.state_h();
+      c0 = learner.state_c();
       learner.begin_rollout(theta.data());
       for (int t = 0; t < opt.t_max; ++t) {
         learner.act(theta.data());
@@ -177,6 +180,13 @@ py::dict probe_rollout(NetworkCore& net, const py::array& params, const py::obje
   py::list ends;
   for (const auto& [t, e, sc, len] : ended) ends.append(py::make_tuple(t, e, sc, len));
   d["ended"] = ends;
+  if (a.recurrent()) {
+    const py::ssize_t H = a.state_size();
+    d["state_h0"] = to_array(h0, k, H);
+    d["state_c0"] = to_array(c0, k, H);
+    d["state_h"] = to_array(learner.state_h(), k, H);
+    d["state_c"] = to_array(learner.state_c(), k, H);
+  }
   d["policy_loss"] = terms.policy_loss;
   d["value_loss"] = terms.value_loss;
   d["entropy"] = terms.entropy;

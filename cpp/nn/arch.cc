@@ -9,6 +9,9 @@ namespace a3c {
 
 namespace {
 
+// "256 LSTM cells after the final hidden layer" (Mnih et al. 2016, section 5.1).
+constexpr Index kLstmCells = 256;
+
 struct ConvDef {
   Index cout, k, stride;
 };
@@ -20,12 +23,30 @@ std::string shape_str(const std::vector<Index>& s) {
 }
 
 void add_heads(ArchSpec& a, Index h) {
+  if (a.q_values) {
+    a.heads.in = h;
+    a.heads.out = a.num_actions;
+    a.heads.w_off = a.layout.add("q.weight", {a.num_actions, h});
+    a.heads.b_off = a.layout.add("q.bias", {a.num_actions});
+    return;
+  }
   a.heads.in = h;
   a.heads.out = a.num_actions + 1;
   a.heads.w_off = a.layout.add("policy.weight", {a.num_actions, h});
   a.layout.add("value.weight", {1, h});
   a.heads.b_off = a.layout.add("policy.bias", {a.num_actions});
   a.layout.add("value.bias", {1});
+}
+
+// The LSTM of `cells` cells on the last hidden layer's output (PyTorch nn.LSTMCell names).
+void add_lstm(ArchSpec& a, Index cells) {
+  LstmSpec& l = a.lstm;
+  l.in = a.hidden.back().out;
+  l.hidden = cells;
+  l.w_ih_off = a.layout.add("lstm.weight_ih", {4 * cells, l.in});
+  l.w_hh_off = a.layout.add("lstm.weight_hh", {4 * cells, cells});
+  l.b_ih_off = a.layout.add("lstm.bias_ih", {4 * cells});
+  l.b_hh_off = a.layout.add("lstm.bias_hh", {4 * cells});
 }
 
 void add_linear(ArchSpec& a, const std::string& name, Index in, Index out) {
@@ -63,6 +84,12 @@ void require_workspace(const ArchSpec& a) {
   }
   add(a.flat_size(), 2);
   for (const auto& l : a.hidden) add(l.out, 2);
+  // LSTM: gates and their gradient, then h_in, c_in, c, tanh(c), h and the gradients of h,
+  // c and h_in.
+  if (a.recurrent()) {
+    add(a.lstm.hidden, 8);
+    add(a.lstm.hidden, 8);
+  }
   add(a.heads.out, 2);
   A3C_REQUIRE(fits, "obs_shape ", shape_str(a.obs_shape), " is too large for arch '", a.name,
               "': one observation's activations would take more than ", kMaxElements,
@@ -72,7 +99,7 @@ void require_workspace(const ArchSpec& a) {
 }  // namespace
 
 const std::vector<std::string>& arch_names() {
-  static const std::vector<std::string> names{"a3c", "nature", "mlp"};
+  static const std::vector<std::string> names{"a3c", "nature", "mlp", "a3c_lstm", "nature_lstm", "mlp_lstm"};
   return names;
 }
 
@@ -92,31 +119,40 @@ double ArchSpec::flops_forward() const {
   double macs = 0;
   for (const auto& c : convs) macs += static_cast<double>(c.p()) * c.cout * c.k();
   for (const auto& l : hidden) macs += static_cast<double>(l.in) * l.out;
+  if (recurrent()) macs += static_cast<double>(lstm.in + lstm.hidden) * 4 * lstm.hidden;
   macs += static_cast<double>(heads.in) * heads.out;
   return 2 * macs;
 }
 
 ArchSpec make_arch(const std::string& name, std::vector<Index> obs_shape, Index num_actions,
-                   std::vector<Index> hidden) {
+                   std::vector<Index> hidden, bool q_values) {
   const auto& names = arch_names();
-  if (std::find(names.begin(), names.end(), name) == names.end())
-    throw std::invalid_argument("unknown arch '" + name + "': expected one of 'a3c', 'nature', 'mlp'");
+  if (std::find(names.begin(), names.end(), name) == names.end()) {
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "'" : ", '") + n + "'";
+    throw std::invalid_argument("unknown arch '" + name + "': expected one of " + list);
+  }
+  const std::string suffix = "_lstm";
+  const bool lstm = name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.npos, suffix) == 0;
+  const std::string base = lstm ? name.substr(0, name.size() - suffix.size()) : name;
   A3C_REQUIRE(num_actions >= 1 && num_actions < kMaxElements, "num_actions=", num_actions,
               " is invalid: must be >= 1 and < ", kMaxElements);
   ArchSpec a;
   a.name = name;
   a.num_actions = num_actions;
+  a.q_values = q_values;
 
-  if (name == "mlp") {
-    A3C_REQUIRE(obs_shape.size() == 1 && obs_shape[0] >= 1, "arch 'mlp' needs obs_shape=(D,) with D >= 1, got ",
+  if (base == "mlp") {
+    A3C_REQUIRE(obs_shape.size() == 1 && obs_shape[0] >= 1, "arch '", name, "' needs obs_shape=(D,) with D >= 1, got ",
                 obs_shape.empty() ? std::string("none") : shape_str(obs_shape));
     A3C_REQUIRE(hidden.size() == 2 && hidden[0] >= 1 && hidden[1] >= 1,
-                "arch 'mlp' needs hidden=(h0, h1) with both sizes >= 1, got ", shape_str(hidden));
+                "arch '", name, "' needs hidden=(h0, h1) with both sizes >= 1, got ", shape_str(hidden));
     require_obs_size(obs_shape);
     a.obs_shape = obs_shape;
     a.obs_u8 = false;
     add_linear(a, "fc1", obs_shape[0], hidden[0]);
     add_linear(a, "fc2", hidden[0], hidden[1]);
+    if (lstm) add_lstm(a, hidden[1]);
     add_heads(a, hidden[1]);
     require_workspace(a);
     return a;
@@ -128,10 +164,10 @@ ArchSpec make_arch(const std::string& name, std::vector<Index> obs_shape, Index 
   require_obs_size(obs_shape);
   a.obs_shape = obs_shape;
   a.obs_u8 = true;
-  const std::vector<ConvDef> defs = name == "a3c"
+  const std::vector<ConvDef> defs = base == "a3c"
                                         ? std::vector<ConvDef>{{16, 8, 4}, {32, 4, 2}}
                                         : std::vector<ConvDef>{{32, 8, 4}, {64, 4, 2}, {64, 3, 1}};
-  const Index fc_out = name == "a3c" ? 256 : 512;
+  const Index fc_out = base == "a3c" ? 256 : 512;
   Index c = obs_shape[0], h = obs_shape[1], w = obs_shape[2];
   for (size_t i = 0; i < defs.size(); ++i) {
     const ConvDef& d = defs[i];
@@ -159,7 +195,8 @@ ArchSpec make_arch(const std::string& name, std::vector<Index> obs_shape, Index 
     w = cs.wout;
   }
   add_linear(a, "fc", c * h * w, fc_out);
-  add_heads(a, fc_out);
+  if (lstm) add_lstm(a, kLstmCells);
+  add_heads(a, lstm ? kLstmCells : fc_out);
   require_workspace(a);
   return a;
 }

@@ -125,8 +125,8 @@ void conv_unpack_grad(float* dweight, const float* dwk, const ConvSpec& c) {
 }
 
 void conv2d_forward(float* out, const float* col, const float* wk, const float* bias,
-                    const ConvSpec& c) {
-  const Index P = c.p(), K = c.k(), Co = c.cout;
+                    const ConvSpec& c, Index rows) {
+  const Index P = rows < 0 ? c.p() : rows, K = c.k(), Co = c.cout;
   gemm_nn(P, Co, K, col, K, 1, wk, Co, out, Co, false);
   for (Index p = 0; p < P; ++p) {
     float* o = out + p * Co;
@@ -177,8 +177,8 @@ void conv2d_backward_s2d(float* dwk, float* dbias, float* tmp, const float* dout
 }
 
 void conv2d_backward(float* dwk, float* dbias, float* dcol, const float* dout,
-                     const float* col, const float* wt, const ConvSpec& c) {
-  const Index P = c.p(), K = c.k(), Co = c.cout;
+                     const float* col, const float* wt, const ConvSpec& c, Index rows) {
+  const Index P = rows < 0 ? c.p() : rows, K = c.k(), Co = c.cout;
   for (Index p = 0; p < P; ++p)
     for (Index co = 0; co < Co; ++co) dbias[co] += dout[p * Co + co];
   // dW^T[K, Cout] += col^T [K, P] * dout [P, Cout]: col read through a transposed view.

@@ -45,18 +45,20 @@ void conv_pack_weights(float* wk, float* wt, const float* weight /* [Cout,Cin,KH
 // dweight [Cout,Cin,KH,KW] = unpack(dwk [K, Cout])
 void conv_unpack_grad(float* dweight, const float* dwk, const ConvSpec& c);
 
-// out [P, Cout] (NHWC) = relu(col [P,K] * wk [K,Cout] + bias)
+// out [rows, Cout] (NHWC) = relu(col [rows,K] * wk [K,Cout] + bias); rows = P for one image,
+// m*P for m images unrolled one after the other (one GEMM for all of them: see Network).
 void conv2d_forward(float* out, const float* col, const float* wk, const float* bias,
-                    const ConvSpec& c);
+                    const ConvSpec& c, Index rows = -1);
 // The same on the space-to-depth image x; tmp [s2d_rows(), Cout] scratch.
 void conv2d_forward_s2d(float* out, float* tmp, const float* x, const float* wk, const float* bias,
                         const ConvSpec& c);
 
-// dout [P, Cout]: gradient w.r.t. the pre-activation (ReLU mask already applied).
-// dwk [K, Cout] += col^T dout ; dbias [Cout] += sum_p dout ;
-// dcol [P, K] = dout * wt   (skipped when dcol is null: the first layer's input is data)
+// dout [rows, Cout]: gradient w.r.t. the pre-activation (ReLU mask already applied).
+// dwk [K, Cout] += col^T dout ; dbias [Cout] += sum over rows of dout ;
+// dcol [rows, K] = dout * wt   (skipped when dcol is null: the first layer's input is data)
+// rows as for conv2d_forward (default P: one image).
 void conv2d_backward(float* dwk, float* dbias, float* dcol, const float* dout,
-                     const float* col, const float* wt, const ConvSpec& c);
+                     const float* col, const float* wt, const ConvSpec& c, Index rows = -1);
 // dwk += and dbias += for a space-to-depth layer (no input gradient); tmp as above.
 void conv2d_backward_s2d(float* dwk, float* dbias, float* tmp, const float* dout, const float* x,
                          const ConvSpec& c);

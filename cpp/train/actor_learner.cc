@@ -49,13 +49,22 @@ ActorLearner::ActorLearner(const Network& net, Env& env, const LearnerOptions& o
       terminals_(actions_.size()),
       returns_(actions_.size()),
       boot_values_(env.num_envs()),
+      h_(static_cast<std::size_t>(env.num_envs()) * net.spec().state_size()),
+      c_(h_.size()),
+      boot_h_(h_.size()),
+      boot_c_(h_.size()),
+      carry_(net.spec().recurrent() ? actions_.size() : 0),
       rng_(seed, stream) {
   live_.reserve(env.num_envs());
   A3C_REQUIRE(k_ >= 1, "an env steps ", k_, " environments: need at least 1");
   A3C_REQUIRE(opt_.t_max >= 1, "t_max=", opt_.t_max, " must be >= 1");
 }
 
-void ActorLearner::reset_envs() { env_.reset(obs_.data()); }
+void ActorLearner::reset_envs() {
+  env_.reset(obs_.data());
+  std::fill(h_.begin(), h_.end(), 0.0f);
+  std::fill(c_.begin(), c_.end(), 0.0f);
+}
 
 void ActorLearner::begin_rollout(const float* theta) {
   net_.prepare(theta, ws_);
@@ -65,7 +74,15 @@ void ActorLearner::begin_rollout(const float* theta) {
 void ActorLearner::act(const float* theta) {
   const Index A = net_.spec().num_actions;
   const Index slot0 = static_cast<Index>(t_) * k_;
-  net_.forward(theta, obs_.data(), k_, ws_, slot0);
+  if (net_.spec().recurrent()) {
+    const Index H = net_.spec().state_size();
+    for (int e = 0; e < k_; ++e) carry_[slot0 + e] = (t_ > 0 && !terminals_[slot0 - k_ + e]) ? 1 : 0;
+    net_.forward(theta, obs_.data(), k_, ws_, slot0, h_.data(), c_.data());
+    std::copy_n(ws_.lstm_h.data() + slot0 * H, k_ * H, h_.data());
+    std::copy_n(ws_.lstm_c.data() + slot0 * H, k_ * H, c_.data());
+  } else {
+    net_.forward(theta, obs_.data(), k_, ws_, slot0);
+  }
   for (int e = 0; e < k_; ++e)
     actions_[slot0 + e] = sample_action(ws_.head.data() + (slot0 + e) * (A + 1), A, rng_);
 }
@@ -81,6 +98,11 @@ void ActorLearner::step_envs() {
     rewards_[slot0 + e] = reward;
     terminals_[slot0 + e] = r.terminal ? 1 : 0;
     if (r.episode_end) ended_.push_back(EndedGame{e, r.episode_score, r.episode_length});
+    if (r.terminal && !h_.empty()) {
+      const Index H = net_.spec().state_size();
+      std::fill_n(h_.data() + e * H, H, 0.0f);
+      std::fill_n(c_.data() + e * H, H, 0.0f);
+    }
   }
   ++t_;
 }
@@ -100,7 +122,17 @@ void ActorLearner::bootstrap_and_returns(const float* theta) {
     for (std::size_t i = 0; i < live.size(); ++i)
       std::memcpy(boot_.data() + i * obs_bytes_, obs_.data() + live[i] * obs_bytes_, obs_bytes_);
     const Index slot0 = T * k_;
-    net_.forward(theta, boot_.data(), static_cast<Index>(live.size()), ws_, slot0);
+    if (net_.spec().recurrent()) {
+      const Index H = net_.spec().state_size();
+      for (std::size_t i = 0; i < live.size(); ++i) {
+        std::copy_n(h_.data() + live[i] * H, H, boot_h_.data() + i * H);
+        std::copy_n(c_.data() + live[i] * H, H, boot_c_.data() + i * H);
+      }
+      net_.forward(theta, boot_.data(), static_cast<Index>(live.size()), ws_, slot0, boot_h_.data(),
+                   boot_c_.data());
+    } else {
+      net_.forward(theta, boot_.data(), static_cast<Index>(live.size()), ws_, slot0);
+    }
     for (std::size_t i = 0; i < live.size(); ++i) R[live[i]] = ws_.head[(slot0 + i) * (A + 1) + A];
   }
   for (Index t = T - 1; t >= 0; --t)
@@ -114,8 +146,9 @@ void ActorLearner::bootstrap_and_returns(const float* theta) {
 
 LossTerms ActorLearner::gradient(const float* theta, float* grad) {
   const LossCoefs coefs{opt_.entropy_beta, opt_.value_coef, opt_.loss_mean};
+  const bool rec = net_.spec().recurrent();
   return net_.loss_and_backward(theta, ws_, static_cast<Index>(t_) * k_, actions_.data(), returns_.data(), coefs,
-                                grad);
+                                grad, k_, rec ? carry_.data() : nullptr);
 }
 
 UpdateResult shared_update(SharedParams& shared, const float* grad, double loss, float grad_clip,

@@ -14,6 +14,11 @@
 // exactly t_max steps of all k envs; an env whose game (or life) ends mid-rollout starts its
 // next one within the same rollout, its return cut at the terminal step. With k = 1 it differs
 // from the paper only there: the paper ends the rollout at a terminal, this one plays on.
+// Recurrent archs: each env's LSTM state (h, c) lives here, in the worker's own memory (the
+// shared buffer stays the only shared state): carried from step to step and from rollout to
+// rollout, zeroed at the start and at every terminal of the return (a lost life with
+// episodic_life). gradient() backpropagates through the rollout's steps, truncated at its
+// start: the state carried into a rollout is a constant there.
 // Not here: threads, the shared buffers' race (train/hogwild.cc), timing, telemetry.
 #pragma once
 
@@ -80,6 +85,9 @@ class ActorLearner {
   const std::vector<unsigned char>& terminals() const { return terminals_; }
   const std::vector<float>& returns() const { return returns_; }
   const Workspace& workspace() const { return ws_; }  // observations and outputs per slot
+  // Recurrent archs: each env's state entering the next step, [k, H] each (empty otherwise).
+  const std::vector<float>& state_h() const { return h_; }
+  const std::vector<float>& state_c() const { return c_; }
   const void* observations() const { return obs_.data(); }  // [k, obs] s_t of every env
 
  private:
@@ -99,6 +107,11 @@ class ActorLearner {
   std::vector<EndedGame> ended_;
   std::vector<float> boot_values_;     // [k] R of every env at the end of the rollout
   std::vector<int> live_;              // envs to bootstrap
+  // Recurrent archs: the state entering the next step, [k, H] each; the gathered states of
+  // the envs to bootstrap; carry_[t*k + e]: that slot's input state is the previous slot's
+  // output (not zeroed, not carried into the rollout).
+  std::vector<float> h_, c_, boot_h_, boot_c_;
+  std::vector<unsigned char> carry_;
   Rng rng_;
   int t_ = 0;
 };

@@ -71,7 +71,8 @@ a3c::TrainOptions options(int threads, std::int64_t total_steps, bool locked) {
 
 void run_pool(const std::string& arch, int threads, int k, bool locked, std::int64_t steps) {
   using namespace a3c;
-  const std::vector<Index> obs = arch == "mlp" ? std::vector<Index>{8} : std::vector<Index>{4, 84, 84};
+  const bool vector_obs = arch.rfind("mlp", 0) == 0;  // mlp, mlp_lstm
+  const std::vector<Index> obs = vector_obs ? std::vector<Index>{8} : std::vector<Index>{4, 84, 84};
   Network net(make_arch(arch, obs, 4, {32, 32}));
   AlignedBuffer<float> params(net.num_params());
   net.init_params(params.data(), 3);
@@ -167,6 +168,9 @@ int main(int argc, char** argv) {
       for (int k : {1, 4})
         for (bool locked : {false, true})
           run_pool(arch, threads, k, locked, std::max(1L, (arch[0] == 'm' ? 20000 : 600) * k / scale));
+  // The recurrent worker: per-env LSTM state carried across rollouts, BPTT (issue 19).
+  for (int threads : {1, 2})
+    for (bool locked : {false, true}) run_pool("mlp_lstm", threads, 4, locked, std::max(1L, 20000L * 4 / scale));
   run_failing_pool();
   run_unset_options();
   std::printf("%d failed\n", failures);
