@@ -256,7 +256,8 @@ def test_worker_seeds_distinct_and_31_bit():
 
 
 def test_make_worker_envs_gym_and_probe():
-    cfg = A3CConfig(env_fn=lambda: gymnasium.make("CartPole-v1"), arch="mlp", seed=4)
+    # k = 1: worker i's env is seeded derive_seed(seed, i), as before batching.
+    cfg = A3CConfig(env_fn=lambda: gymnasium.make("CartPole-v1"), arch="mlp", seed=4, envs_per_thread=1)
     envs = make_worker_envs(cfg, 3)
     try:
         assert [e.num_envs for e in envs] == [1, 1, 1]
@@ -276,9 +277,10 @@ def test_make_worker_envs_atari_pinned():
     try:
         assert len(envs) == 2
         assert worker_cpu(0) != worker_cpu(1) or len(set(map(worker_cpu, range(8)))) == 1
+        k = cfg.envs_per_thread  # the default, 8
         for env in envs:
-            assert env.reset().shape == (1, 4, 84, 84)
-            env.step(np.ones(1, np.int32))
+            assert env.reset().shape == (k, 4, 84, 84)
+            env.step(np.ones(k, np.int32))
     finally:
         for env in envs:
             env.close()

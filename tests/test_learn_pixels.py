@@ -24,6 +24,8 @@ from gymnasium.utils.env_checker import check_env
 # the value flat in the paddle position for one or two ball columns: those features died early.
 CATCH = {
     "arch": "a3c",
+    # One game per actor-learner, as measured (the package default is now 8).
+    "envs_per_thread": 1,
     # The paper's t_max and RMSProp eps, with which the runs above were measured (the package
     # defaults were since tuned on Pong).
     "t_max": 5,

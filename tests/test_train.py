@@ -26,8 +26,10 @@ from a3c_native.errors import ConfigError
 # the run reaches a mean of 195 in ~40-110k steps (~2-4 s on 2 threads here).
 # t_max and rmsprop_eps are pinned to the paper's values, with which these numbers were
 # measured (the package defaults were since tuned on Pong).
+# One game per worker (the learning test below was measured so; batched workers are tested
+# in test_batched_rollout.py).
 CARTPOLE = dict(arch="mlp", gamma=0.95, lr=1e-3, hidden=(64, 64), log_interval_seconds=0.25,
-                t_max=5, rmsprop_eps=0.1)  # fmt: skip
+                t_max=5, rmsprop_eps=0.1, envs_per_thread=1)  # fmt: skip
 SOLVED = 195.0  # CartPole-v1's "solved" mean return over the last 20 games (v0's bar)
 
 
@@ -97,12 +99,14 @@ def test_train_cartpole_reaches_195():
 def test_train_step_count_is_exact_sum():
     cfg = small_cfg(total_steps=5000)
     r = train(cfg)
-    # Workers check the budget before each rollout, so they overshoot by < threads * t_max.
-    assert cfg.total_steps <= r.total_steps < cfg.total_steps + cfg.threads * cfg.t_max
+    # Workers check the budget before each rollout of k x t_max steps, so they overshoot by
+    # < threads * k * t_max.
+    per_rollout = cfg.envs_per_thread * cfg.t_max
+    assert cfg.total_steps <= r.total_steps < cfg.total_steps + cfg.threads * per_rollout
     assert r.run_steps == r.total_steps
     # Every step belongs to at most one finished game; unfinished games hold the rest.
     assert sum(e.length for e in r.episodes) <= r.total_steps
-    assert r.updates >= r.total_steps // cfg.t_max
+    assert r.updates >= r.total_steps // per_rollout
     assert r.staleness_hist.sum() == r.updates
     assert {e.worker for e in r.episodes} == {0, 1}
     assert all(np.isfinite(r.params)) and all(np.isfinite(r.rms))
@@ -337,7 +341,8 @@ def test_train_rejects_arch_that_does_not_fit_the_env():
 
 def test_train_pong_smoke():
     losses = []
-    cfg = A3CConfig(game="pong", threads=2, total_steps=3200, log_interval_seconds=0.5)
+    # One game per worker: 1,600 steps each, more than a random player's game lasts.
+    cfg = A3CConfig(game="pong", threads=2, envs_per_thread=1, total_steps=3200, log_interval_seconds=0.5)
     r = train(cfg, callback=lambda p: losses.append((p.policy_loss, p.value_loss, p.entropy)))
     assert r.total_steps >= 3200
     assert np.isfinite(r.params).all()
