@@ -23,7 +23,7 @@ Agent steps, not frames (one agent step = 4 emulator frames).
 
 Machine: AMD EPYC (Zen 4), 2 vCPUs, 24 GiB; ale-py 0.12.1, CPython 3.11.
 Command:  python bench/throughput.py [--game pong --threads 2 --envs-per-thread 1 4 8 16
-          --t-max 20 --seconds 8 --reps 3 --a2c]
+          --t-max 20 --seconds 8 --reps 3 --a2c --arch a3c a3c_lstm]
 """
 
 from __future__ import annotations
@@ -81,15 +81,15 @@ def train_run(cfg: A3CConfig) -> tuple[float, float, float]:
     return r.steps_per_sec, gil, r.staleness_mean
 
 
-def measure(args: argparse.Namespace, t_max: int, probe: AtariVecEnv) -> None:
+def measure(args: argparse.Namespace, arch: str, t_max: int, probe: AtariVecEnv) -> None:
     med = statistics.median
     n = args.threads
-    print(f"t_max {t_max}, {n} threads:")
+    print(f"{arch}, t_max {t_max}, {n} threads:")
     print(f"{'k':>4} {'env us':>7} {'net us':>7} {'ceiling':>8} {'train':>7} {'of ceil.':>8} "
           f"{'x k=1':>6} {'gil %':>6} {'stale':>6}")  # fmt: skip
     base = None
     for k in args.envs_per_thread:
-        cfg = A3CConfig(game=args.game, threads=n, envs_per_thread=k, total_steps=10**12,
+        cfg = A3CConfig(game=args.game, arch=arch, threads=n, envs_per_thread=k, total_steps=10**12,
                         max_seconds=args.seconds, log_interval_seconds=10, t_max=t_max)  # fmt: skip
         net = make_network(cfg, probe.obs_shape, np.dtype(probe.obs_dtype), probe.num_actions)
         env_s, net_s, tr_s, gil_s, stale_s = [], [], [], [], []
@@ -106,7 +106,7 @@ def measure(args: argparse.Namespace, t_max: int, probe: AtariVecEnv) -> None:
         print(f"{k:>4} {e * 1e6:>7.0f} {nt * 1e6:>7.0f} {ceiling:>8.0f} {t:>7.0f} {t / ceiling:>8.0%} "
               f"{t / base:>5.2f}x {med(gil_s):>6.1%} {med(stale_s):>6.2f}", flush=True)  # fmt: skip
         if args.a2c:
-            a2c = A3CConfig(game=args.game, threads=1, envs_per_thread=k * n, total_steps=10**12,
+            a2c = A3CConfig(game=args.game, arch=arch, threads=1, envs_per_thread=k * n, total_steps=10**12,
                             max_seconds=args.seconds, log_interval_seconds=10, t_max=t_max)  # fmt: skip
             sps = med([train_run(a2c)[0] for _ in range(args.reps)])
             print(f"     A2C: 1 learner x {k * n} envs on {os.cpu_count()} cores: {sps:.0f} steps/s "
@@ -125,6 +125,8 @@ def main() -> None:
     ap.add_argument("--t-max", type=int, nargs="+", default=[A3CConfig.t_max],
                     help="rollout lengths to measure, one table each [default: the package's]")
     ap.add_argument("--a2c", action="store_true", help="also measure A2C (threads=1, k x threads envs)")
+    ap.add_argument("--arch", nargs="+", default=["a3c"], choices=["a3c", "nature", "a3c_lstm", "nature_lstm"],
+                    help="networks to measure, one set of tables each (the _lstm archs: issue 19)")
     args = ap.parse_args()
 
     probe = AtariVecEnv(args.game, seeds=[0])
@@ -132,8 +134,9 @@ def main() -> None:
     print(f"{args.game}: {probe.num_actions} actions, obs {probe.obs_shape}; {args.seconds:.0f} s x "
           f"{args.reps} reps per cell; a3c_native {a3c_native.__version__} ({_core.kernel_isa()} "
           f"kernels), {os.cpu_count()} CPUs\n")  # fmt: skip
-    for t_max in args.t_max:
-        measure(args, t_max, probe)
+    for arch in args.arch:
+        for t_max in args.t_max:
+            measure(args, arch, t_max, probe)
 
 
 if __name__ == "__main__":

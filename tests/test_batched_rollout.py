@@ -131,10 +131,10 @@ def test_train_with_k_envs_counts_every_envs_steps_and_whole_games():
     assert r.updates >= r.total_steps // rollout - cfg.threads
 
 
-@pytest.mark.parametrize("k", [3, 8])
-def test_one_thread_k_envs_is_deterministic_and_hogwild_equals_locked(k):
+@pytest.mark.parametrize(("k", "arch"), [(3, "mlp"), (8, "mlp"), (4, "mlp_lstm")])
+def test_one_thread_k_envs_is_deterministic_and_hogwild_equals_locked(k, arch):
     runs = [
-        train(A3CConfig(threads=1, envs_per_thread=k, total_steps=4000, seed=3, update=u, **CARTPOLE))
+        train(A3CConfig(threads=1, envs_per_thread=k, total_steps=4000, seed=3, update=u, **{**CARTPOLE, "arch": arch}))
         for u in ("hogwild", "hogwild", "locked")
     ]
     np.testing.assert_array_equal(runs[0].params, runs[1].params)

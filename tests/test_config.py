@@ -28,10 +28,13 @@ def test_config_defaults_are_paper_values_or_documented_departures():
     assert cfg.gamma == 0.99
     assert cfg.entropy_beta == 0.01
     assert cfg.rmsprop_alpha == 0.99
+    assert cfg.t_max == 5
+    assert 1e-4 <= cfg.lr <= 1e-2  # the paper's LogUniform range; the value measured on Pong
+    assert cfg.frame_stack == 4
     # Departures chosen by measured Pong runs (README, "Learning results"); each is named in
     # its field's docstring.
-    assert (cfg.t_max, cfg.lr, cfg.rmsprop_eps, cfg.total_steps) == (20, 3e-4, 1e-5, 6_000_000)
-    for field in ("t_max", "rmsprop_eps", "total_steps"):
+    assert (cfg.envs_per_thread, cfg.lr, cfg.rmsprop_eps, cfg.total_steps) == (8, 7e-4, 1e-5, 6_000_000)
+    for field in ("envs_per_thread", "rmsprop_eps", "total_steps"):
         assert "Deviation from Mnih et al. 2016" in _field_doc(field), field
     assert cfg.grad_clip == 40.0
     assert cfg.frame_skip == 4
@@ -118,6 +121,7 @@ _INVALID = [
     ("reward_clip", -1.0),
     ("episodic_life", 1),
     ("frame_skip", 0),
+    ("frame_stack", 0),
     ("noop_max", -1),
     ("repeat_action_probability", 1.5),
     ("max_episode_steps", 0),
@@ -164,7 +168,7 @@ def test_config_threads_capped_at_64_per_usable_cpu_naming_the_cpu_count():
 @pytest.mark.parametrize(
     ("field", "value", "valid"),
     [
-        ("arch", "cnn", "'a3c', 'nature', 'mlp'"),
+        ("arch", "cnn", "'a3c', 'nature', 'mlp', 'a3c_lstm', 'nature_lstm', 'mlp_lstm'"),
         ("update", "lock", "'hogwild', 'locked' (did you mean 'locked'?)"),
         ("loss_reduction", "avg", "'sum', 'mean'"),
     ],

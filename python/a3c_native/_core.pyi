@@ -24,8 +24,15 @@ def cpu_has_avx2() -> bool: ...
 
 class NetworkCore:
     def __init__(
-        self, arch: str, obs_shape: Sequence[int], num_actions: int, hidden: Sequence[int]
+        self,
+        arch: str,
+        obs_shape: Sequence[int],
+        num_actions: int,
+        hidden: Sequence[int],
+        q_values: bool = False,
     ) -> None: ...
+    @property
+    def q_values(self) -> bool: ...  # action-value head (value-based methods)
     @property
     def arch(self) -> str: ...
     @property
@@ -42,9 +49,24 @@ class NetworkCore:
     def layout(self) -> list[tuple[str, tuple[int, ...], int, int]]:
         """(name, shape, offset, size) of every tensor in the flat parameter vector."""
     def init_params(self, seed: int) -> NDArray[np.float32]: ...  # [P]
+    @property
+    def state_size(self) -> int: ...  # LSTM cells H, 0 for the feed-forward archs
     def forward(
-        self, params: NDArray[np.float32], obs: NDArray[Any]
-    ) -> tuple[NDArray[np.float32], NDArray[np.float32]]: ...  # logits [N, A], values [N]
+        self,
+        params: NDArray[np.float32],
+        obs: NDArray[Any],
+        h: NDArray[np.float32] | None = None,  # [N, H], recurrent archs only
+        c: NDArray[np.float32] | None = None,
+    ) -> tuple[NDArray[np.float32], ...]: ...  # logits [N, A], values [N] (, h, c [N, H]); q nets: (Q [N, A],)
+    def q_loss_and_grad(
+        self,
+        params: NDArray[np.float32],
+        obs: NDArray[Any],
+        actions: NDArray[np.int64] | NDArray[np.int32],
+        targets: NDArray[np.float32],
+        reduction: str,
+        out: NDArray[np.float32] | None = None,
+    ) -> tuple[float, NDArray[np.float32]]: ...  # TD loss, grad [P]
     def loss_and_grad(
         self,
         params: NDArray[np.float32],
@@ -56,6 +78,22 @@ class NetworkCore:
         reduction: str,
         out: NDArray[np.float32] | None = None,
     ) -> tuple[dict[str, float], NDArray[np.float32]]: ...  # terms, grad [P]
+    def loss_and_grad_recurrent(
+        self,
+        params: NDArray[np.float32],
+        obs: NDArray[Any],  # [T*k, *obs_shape], slot t*k + e
+        T: int,
+        k: int,
+        actions: NDArray[np.int64] | NDArray[np.int32],  # [T*k]
+        returns: NDArray[np.float32],  # [T*k]
+        resets: NDArray[np.bool_],  # [T*k]
+        h: NDArray[np.float32] | None,  # [k, H]
+        c: NDArray[np.float32] | None,
+        entropy_beta: float,
+        value_coef: float,
+        reduction: str,
+        out: NDArray[np.float32] | None = None,
+    ) -> tuple[dict[str, float], NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]: ...
 
 # --- the actor-learner pool (bind_train.cc) --------------------------------------------------
 
@@ -210,7 +248,8 @@ def probe_rollout(
 ) -> dict[str, Any]:
     """Runs `rollouts` rollouts of one actor-learner from `params` on `env` and returns the
     last one's record: obs/actions/rewards/terminals/returns/values [T, k, ...], next_obs
-    [k, ...], grad [P], the loss terms and the games that ended."""
+    [k, ...], grad [P], the loss terms and the games that ended; recurrent archs also
+    state_h0/state_c0 (the state entering that rollout) and state_h/state_c (after it), [k, H]."""
 
 class Trainer:
     def __init__(

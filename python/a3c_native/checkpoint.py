@@ -78,7 +78,7 @@ class Checkpoint:
     obs_shape: tuple[int, ...]
     num_actions: int
     hidden: tuple[int, int]
-    """The mlp's hidden sizes (stored for every arch; only 'mlp' uses them)."""
+    """The mlp's hidden sizes (stored for every arch; only 'mlp' and 'mlp_lstm' use them)."""
     config: dict[str, Any]
     """The run's resolved configuration (A3CConfig.to_dict()); {} if saved without one."""
     seconds: float = 0.0

@@ -30,7 +30,7 @@ import gymnasium.error
 
 from ._core import __version__
 from .checkpoint import load_checkpoint
-from .config import A3CConfig
+from .config import ARCHS, A3CConfig
 from .errors import CheckpointError, ConfigError, EnvError
 from .games import env_fn_from_saved, resolve_env
 from .presets import Sources, changed_fields, resolve_sources
@@ -185,12 +185,12 @@ _envs_option = click.option(
 )
 @click.option(
     "--arch",
-    type=click.Choice(["a3c", "nature", "mlp"]),
-    help="Network [default: a3c; mlp for vector envs].",
+    type=click.Choice(list(ARCHS)),
+    help="Network [default: a3c; mlp for vector envs]; the _lstm archs add an LSTM before the heads.",
 )
 @click.option("--seed", type=click.IntRange(min=0), help="Run seed [default: 0].")
 @click.option(
-    "--lr", type=float, help="Initial learning rate [default: 3e-4, or the env's family preset's]."
+    "--lr", type=float, help="Initial learning rate [default: 7e-4, or the env's family preset's]."
 )
 @click.option(
     "--checkpoint-minutes",

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
+from a3c_native.archs import ARCHS, RECURRENT_ARCHS, VECTOR_ARCHS
 from a3c_native.errors import ConfigError
 
-__all__ = ["ARCHS", "EPS_PLACEMENTS", "LOSS_REDUCTIONS", "UPDATES", "A3CConfig"]
+__all__ = ["ARCHS", "EPS_PLACEMENTS", "LOSS_REDUCTIONS", "RECURRENT_ARCHS", "UPDATES", "VECTOR_ARCHS", "A3CConfig"]
 
-ARCHS = ("a3c", "nature", "mlp")
+
 UPDATES = ("hogwild", "locked")
 LOSS_REDUCTIONS = ("sum", "mean")
 EPS_PLACEMENTS = ("inside", "outside")
@@ -50,9 +51,12 @@ class A3CConfig:
     used instead of game when set. Saved by qualified name only (see to_dict)."""
     arch: str = "a3c"
     """'a3c' (the paper's FF net: conv16-conv32-fc256), 'nature' (conv32-64-64-fc512), or 'mlp'
-    (vector observations, e.g. CartPole)."""
+    (vector observations, e.g. CartPole); 'a3c_lstm', 'nature_lstm', 'mlp_lstm': the same with
+    an LSTM (256 cells; the mlp's hidden[1]) before the heads, the paper's recurrent agent.
+    Each env's LSTM state is carried across rollouts and zeroed at every terminal of the
+    return; the gradient is backpropagated through each rollout (truncated at its start)."""
     hidden: tuple[int, int] = (64, 64)
-    """Widths of the two hidden layers of arch 'mlp' (unused by the conv archs)."""
+    """Widths of the two hidden layers of archs 'mlp' and 'mlp_lstm' (unused by the conv archs)."""
 
     # --- run length ---------------------------------------------------------------------------
     threads: int = 2
@@ -135,6 +139,9 @@ class A3CConfig:
     Deviation from Mnih et al. 2016: not stated there; the DQN training protocol."""
     frame_skip: int = 4
     """Emulator frames per agent step (action repeat 4 in the paper), max-pooled over the last 2."""
+    frame_stack: int = 4
+    """Preprocessed frames per observation, oldest first: obs (frame_stack, 84, 84) (4 in the
+    paper). A recurrent arch can run on single frames (1), remembering in its LSTM instead."""
     noop_max: int = 30
     """Each game starts with 0..noop_max-1 no-ops (0 disables). Deviation from Mnih et al.
     2016: the paper uses no-op starts for evaluation; here they also diversify training starts."""
@@ -182,6 +189,7 @@ class A3CConfig:
         self._check_int("t_max", 1)
         self._check_int("seed", 0, _MAX_SEED)
         self._check_int("frame_skip", 1)
+        self._check_int("frame_stack", 1, 64)
         self._check_int("noop_max", 0)
         self._check_int("max_episode_steps", 1)
         if self.max_seconds is not None:
@@ -372,11 +380,11 @@ class A3CConfig:
         except EnvError as e:
             raise self._fail("game", str(e)) from None
         self.game = resolved
-        if self.arch == "mlp":
+        if self.arch in VECTOR_ARCHS:
             raise self._fail(
                 "arch",
-                "'mlp' needs vector observations; Atari gives 4x84x84 images: "
-                "use 'a3c' or 'nature', or set env_fn",
+                f"{self.arch!r} needs vector observations; Atari gives 4x84x84 images: "
+                "use 'a3c', 'nature' (or their _lstm versions), or set env_fn",
             )
 
 

@@ -120,6 +120,11 @@ class _Closing:
         self.close()
 
 
+def _check_frame_stack(frame_stack: object) -> None:
+    if isinstance(frame_stack, bool) or not isinstance(frame_stack, int) or not 1 <= frame_stack <= 64:
+        raise EnvError(f"frame_stack={frame_stack!r} is invalid: must be an int in [1, 64]")
+
+
 def _ale_vector_interface(
     game: str,
     num_envs: int,
@@ -131,6 +136,7 @@ def _ale_vector_interface(
     max_episode_steps: int,
     num_threads: int,
     thread_affinity_offset: int,
+    frame_stack: int = 4,
 ) -> Any:
     """ale-py's vector interface with the training pipeline (see AtariEnv for how its flags
     are used): the one place both AtariEnv and AtariVecEnv build it."""
@@ -144,7 +150,7 @@ def _ale_vector_interface(
         rom_path=rom_path,
         num_envs=num_envs,
         frame_skip=frame_skip,
-        stack_num=4,
+        stack_num=frame_stack,
         img_height=84,
         img_width=84,
         grayscale=True,
@@ -169,7 +175,7 @@ class AtariEnv(_Closing):
 
     Pipeline (ale-py `ALEVectorInterface`, all in C++ with the GIL released): `frame_skip`
     emulator frames per agent step, max-pool of the last two, 84x84 grayscale (INTER_AREA),
-    stack of the last 4 frames -> obs (4, 84, 84) uint8; on reset, FIRE (if the game has it)
+    stack of the last `frame_stack` (4) frames -> obs (4, 84, 84) uint8; on reset, FIRE (if the game has it)
     and 0..noop_max-1 no-ops; minimal action set; rewards NOT clipped (reward_clipping=False).
 
     How ale-py 0.12.1's flags are used (verified by experiment, see tests/test_envs.py):
@@ -198,6 +204,8 @@ class AtariEnv(_Closing):
             108_000 = 30 minutes of play = 27_000 agent steps at frame_skip 4. Hitting it ends
             the game (terminal, score reported).
         thread_affinity_offset: CPU for ale-py's stepping thread, -1 = not pinned.
+        frame_stack: frames per observation, oldest first (4: the paper's; 1 for a recurrent
+            agent that remembers on its own).
     """
 
     obs_dtype: np.dtype = np.dtype(np.uint8)
@@ -213,8 +221,10 @@ class AtariEnv(_Closing):
         episodic_life: bool = True,
         max_episode_steps: int = 108_000,
         thread_affinity_offset: int = -1,
+        frame_stack: int = 4,
     ) -> None:
         self.game = resolve_game(game)
+        _check_frame_stack(frame_stack)
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
             raise EnvError(f"AtariEnv seed={seed!r} is invalid: must be an int in [0, 2**31)")
         self._ale = _ale_vector_interface(
@@ -227,9 +237,10 @@ class AtariEnv(_Closing):
             max_episode_steps=max_episode_steps,
             num_threads=1,
             thread_affinity_offset=thread_affinity_offset,
+            frame_stack=frame_stack,
         )
         self.num_actions: int = len(self._ale.get_action_set())
-        self.obs_shape: tuple[int, ...] = (4, 84, 84)
+        self.obs_shape: tuple[int, ...] = (frame_stack, 84, 84)
         self._seed = seed
         self._seeded = False
         self._index = np.zeros(1, dtype=np.int64)  # env ids for reset
@@ -309,8 +320,10 @@ class AtariVecEnv(_Closing):
         max_episode_steps: int = 108_000,
         num_threads: int = 1,
         thread_affinity_offset: int = -1,
+        frame_stack: int = 4,
     ) -> None:
         self.game = resolve_game(game)
+        _check_frame_stack(frame_stack)
         if not seeds:
             raise EnvError("AtariVecEnv needs at least one seed (one per env)")
         for s in seeds:
@@ -327,10 +340,11 @@ class AtariVecEnv(_Closing):
             max_episode_steps=max_episode_steps,
             num_threads=max(1, min(num_threads, k)),
             thread_affinity_offset=thread_affinity_offset,
+            frame_stack=frame_stack,
         )
         self.num_envs: int = k
         self.num_actions: int = len(self._ale.get_action_set())
-        self.obs_shape: tuple[int, ...] = (4, 84, 84)
+        self.obs_shape: tuple[int, ...] = (frame_stack, 84, 84)
         self._seeds = np.asarray(seeds, dtype=np.int64)
         self._ids = np.arange(k, dtype=np.int64)
         self._paddle = np.ones(k, dtype=np.float32)
@@ -606,6 +620,7 @@ def _make_env(cfg: A3CConfig, seed: int, cpu: int) -> AtariEnv | GymEnv:
         episodic_life=cfg.episodic_life,
         max_episode_steps=cfg.max_episode_steps,
         thread_affinity_offset=cpu,
+        frame_stack=cfg.frame_stack,
     )
 
 
@@ -654,6 +669,7 @@ def make_worker_envs(cfg: A3CConfig, num_workers: int | None = None) -> list[Ata
                     max_episode_steps=cfg.max_episode_steps,
                     num_threads=nthreads,
                     thread_affinity_offset=worker_cpu(i, pin=cfg.pin_threads),
+                    frame_stack=cfg.frame_stack,
                 )
             )
     except BaseException:

@@ -26,7 +26,7 @@ from .envs import AtariEnv, GymEnv, derive_seed
 from .errors import CheckpointError, ConfigError
 from .games import resolve_game
 from .networks import Network
-from .policy import Policy
+from .policy import GamePlayer, Policy
 from .results import TrainResult
 
 __all__ = ["EvalResult", "evaluate", "make_env", "resolve_policy"]
@@ -104,14 +104,22 @@ def resolve_policy(
             msg = "a bare parameter vector needs network= (the Network it belongs to)"
             raise ValueError(msg)
         # A TrainResult knows its arch but not its env's shapes: ask the env.
-        env = GymEnv(env_fn, seed=0) if env_fn is not None else AtariEnv(game, seed=0)  # type: ignore[arg-type]
+        stack = int(config.get("frame_stack", 4))
+        env = GymEnv(env_fn, seed=0) if env_fn is not None else AtariEnv(game, seed=0, frame_stack=stack)  # type: ignore[arg-type]
         with env:
             hidden = tuple(config.get("hidden", (64, 64)))
             network = Network(
                 config.get("arch", "a3c"), env.obs_shape, env.num_actions, hidden=hidden
             )
     params = source.params if isinstance(source, TrainResult) else source
-    return Policy(network, params, game=trained_on, frame_skip=frame_skip), game
+    policy = Policy(
+        network,
+        params,
+        game=trained_on,
+        frame_skip=frame_skip,
+        episodic_life=bool(config.get("episodic_life", True)),
+    )
+    return policy, game
 
 
 def make_env(
@@ -128,7 +136,9 @@ def make_env(
         env: AtariEnv | GymEnv = GymEnv(env_fn, seed=seed)
     else:
         assert game is not None
-        env = AtariEnv(game, seed=seed, frame_skip=policy.frame_skip, **atari)
+        # Atari observations stack obs_shape[0] frames (A3CConfig.frame_stack).
+        stack = policy.obs_shape[0] if len(policy.obs_shape) == 3 else 4
+        env = AtariEnv(game, seed=seed, frame_skip=policy.frame_skip, frame_stack=stack, **atari)
     try:
         for name, stored, expected in (
             ("num_actions", policy.num_actions, env.num_actions),
@@ -159,18 +169,22 @@ def _play_one(
 ) -> tuple[float, int]:
     env_seed = derive_seed(seed, index)
     rng = np.random.default_rng([seed, index])
+    # Whole games either way: a lost life never ends the game or its score. A recurrent
+    # policy trained with episodic lives sees a life loss as terminal (its state zeroed).
+    life_resets = policy.recurrent and policy.episodic_life
     atari = {
         "noop_max": noop_max,
-        "episodic_life": False,  # whole games: the score is the game's
+        "episodic_life": life_resets,
         "max_episode_steps": max_episode_steps,
         "repeat_action_probability": repeat_action_probability,
     }
     with make_env(policy, env_seed, game=game, env_fn=env_fn, **({} if env_fn else atari)) as env:
         obs = env.reset()
         score, length = 0.0, 0
+        player = GamePlayer(policy, deterministic=greedy, rng=rng)
         while not stop.is_set():
-            action = policy.act(obs, deterministic=greedy, rng=rng)
-            obs, reward, _, game_score, game_length = env.step(action)
+            obs, reward, terminal, game_score, game_length = env.step(player.act(obs))
+            player.observe(terminal)
             score += reward
             length += 1
             if game_score is not None:

@@ -84,6 +84,7 @@ PYTHON_ONLY = frozenset(
         "env_threads",
         "episodic_life",
         "frame_skip",
+        "frame_stack",
         "noop_max",
         "repeat_action_probability",
         "max_episode_steps",

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     SeedLike = int | Sequence[int] | np.random.SeedSequence | None
 
-__all__ = ["Policy"]
+__all__ = ["GamePlayer", "Policy"]
 
 
 class Policy:
@@ -71,12 +71,25 @@ class Policy:
     dtype; converted to float32 as in training); their actions are indices ``0..n-1`` (add
     the action space's ``start``, if it has one, before ``env.step``).
 
+    Recurrent policies (the ``_lstm`` archs) carry an LSTM state from step to step, passed
+    explicitly so that any number of games (or threads) can share one policy::
+
+        state = None                                  # a game's start: the zero state
+        action, state = policy.act(obs, state=state)  # each step, feeding the state back
+        # when the game ends (and, if the policy was trained with episodic_life, when a life
+        # is lost: policy.episodic_life), start again from state = None
+
+    For a batch ``[N, *obs_shape]`` the state is ``(h, c)``, float32 ``[N, state_size]`` each;
+    ``probabilities`` and ``value`` take the same ``state=`` and do not advance it.
+
     Args:
         network: the :class:`Network` the parameters belong to.
         params: float32 ``[network.num_params]`` parameter vector (not copied: do not modify
             it while the policy is in use).
         game: ale-py ROM id the policy was trained on (None for an env_fn or unknown).
         frame_skip: emulator frames per agent step the policy was trained with (Atari).
+        episodic_life: whether training ended the return (and, recurrent archs, zeroed the
+            state) at a lost life; evaluate() then zeroes a recurrent policy's state there too.
         seed: seeds :attr:`rng`, the generator ``act`` samples with (anything
             ``numpy.random.default_rng`` takes; None for fresh OS entropy).
     """
@@ -88,6 +101,7 @@ class Policy:
         *,
         game: str | None = None,
         frame_skip: int = 4,
+        episodic_life: bool = True,
         seed: SeedLike = 0,
     ) -> None:
         if not isinstance(network, Network):
@@ -107,6 +121,9 @@ class Policy:
                 f"params must be float32 of shape ({network.num_params},) for {network}, got {got}"
             )
             raise ValueError(msg)
+        if network.head != "policy_value":
+            msg = f"Policy needs a network with policy and value heads, got head={network.head!r}"
+            raise ValueError(msg)
         if isinstance(frame_skip, bool) or not isinstance(frame_skip, int) or frame_skip < 1:
             msg = f"Policy(frame_skip={frame_skip!r}) is invalid: must be an integer >= 1"
             raise ValueError(msg)
@@ -114,6 +131,7 @@ class Policy:
         self.params = np.ascontiguousarray(params)
         self.game = game
         self.frame_skip = frame_skip
+        self.episodic_life = bool(episodic_life)
         self.rng: np.random.Generator = np.random.default_rng(seed)
         """The generator ``act`` samples with when no ``rng=`` is given (replaceable)."""
 
@@ -141,6 +159,7 @@ class Policy:
             checkpoint.params,
             game=game,
             frame_skip=int(config.get("frame_skip", 4)),
+            episodic_life=bool(config.get("episodic_life", True)),
             seed=seed,
         )
 
@@ -151,6 +170,13 @@ class Policy:
         doc="uint8 for the conv archs (raw pixels), float32 for 'mlp'.",
     )
     num_actions = property(lambda self: self.network.num_actions, doc="Number of actions.")
+    recurrent = property(
+        lambda self: self.network.recurrent, doc="True for the LSTM archs (act takes a state)."
+    )
+
+    def initial_state(self, n: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """The zero state ``(h, c)`` of ``n`` games (what ``state=None`` means)."""
+        return self.network.initial_state(n)
 
     def act(
         self,
@@ -158,15 +184,19 @@ class Policy:
         deterministic: bool = False,
         *,
         rng: np.random.Generator | None = None,
-    ) -> int | np.ndarray:
+        state: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> Any:
         """Actions for one observation (an ``int``) or a batch ``[N, *obs_shape]`` (int64 ``[N]``).
 
         deterministic=True takes the argmax of the logits (the lowest index on a tie);
         otherwise each action is sampled from the softmax with one ``rng.random()`` draw per
         observation, in batch order (``rng`` defaults to :attr:`rng`), so a batch of N draws
         the same actions as N single calls.
+
+        Recurrent policies return ``(actions, state_after)`` given the ``state`` entering this
+        step (None: zero; see the class docstring).
         """
-        logits, single = self._logits(obs)
+        logits, _, single, new_state = self._forward(obs, state)
         if deterministic:
             actions = np.argmax(logits, axis=1).astype(np.int64)
         else:
@@ -176,36 +206,40 @@ class Policy:
             # Inverse CDF, as np.searchsorted(cdf_row, u, side="right") row by row; the clamp
             # guards the last bin against rounding.
             actions = np.minimum((cdf <= u[:, None]).sum(axis=1), z.shape[1] - 1).astype(np.int64)
-        return int(actions[0]) if single else actions
+        result = int(actions[0]) if single else actions
+        return (result, new_state) if self.recurrent else result
 
-    def probabilities(self, obs: Any) -> np.ndarray:
+    def probabilities(self, obs: Any, *, state: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """Action probabilities (softmax of the logits, float64): ``[A]`` for one observation,
         ``[N, A]`` for a batch."""
-        logits, single = self._logits(obs)
+        logits, _, single, _ = self._forward(obs, state)
         z = logits.astype(np.float64)
         p = np.exp(z - z.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
         return p[0] if single else p
 
-    def value(self, obs: Any) -> float | np.ndarray:
+    def value(self, obs: Any, *, state: tuple[np.ndarray, np.ndarray] | None = None) -> float | np.ndarray:
         """The critic's state value V(s): a ``float`` for one observation, float32 ``[N]`` for
         a batch: the discounted return it predicts, in the (clipped, ``reward_clip``) rewards
         it learned from, not in game score."""
-        values, single = self._forward(obs)[1:]
+        _, values, single, _ = self._forward(obs, state)
         return float(values[0]) if single else values
 
     # -----------------------------------------------------------------------------------------
 
-    def _logits(self, obs: Any) -> tuple[np.ndarray, bool]:
-        logits, _, single = self._forward(obs)
-        return logits, single
-
-    def _forward(self, obs: Any) -> tuple[np.ndarray, np.ndarray, bool]:
+    def _forward(self, obs: Any, state: Any) -> tuple[np.ndarray, np.ndarray, bool, Any]:
+        """(logits [N, A], values [N], single, state after the step or None)."""
+        if state is not None and not self.recurrent:
+            msg = f"this policy (arch {self.arch!r}) is feed-forward: it takes no state"
+            raise ValueError(msg)
         batch, single = self._as_batch(obs)
         if len(batch) == 0:
-            return np.empty((0, self.num_actions), np.float32), np.empty(0, np.float32), False
-        logits, values = self.network.forward(self.params, batch)
-        return logits, values, single
+            return np.empty((0, self.num_actions), np.float32), np.empty(0, np.float32), False, state
+        if not self.recurrent:
+            logits, values = self.network.forward(self.params, batch)
+            return logits, values, single, None
+        logits, values, new_state = self.network.forward(self.params, batch, state)
+        return logits, values, single, new_state
 
     def _as_batch(self, obs: Any) -> tuple[np.ndarray, bool]:
         """obs as a C-contiguous [N, *obs_shape] batch of the network's dtype, and whether it
@@ -247,3 +281,36 @@ class Policy:
             f"Policy({game}arch={self.arch!r}, obs_shape={self.obs_shape}, "
             f"num_actions={self.num_actions}{skip})"
         )
+
+
+class GamePlayer:
+    """Plays one game at a time with a :class:`Policy`: ``act(obs)`` gives the action, and
+    ``observe(terminal)`` after each env step zeroes a recurrent policy's state where the
+    return ended (the game's end; a lost life where the env reports it as terminal).
+    The loop evaluate() and record() share::
+
+        player = GamePlayer(policy, deterministic=greedy, rng=rng)
+        action = player.act(obs)
+        obs, reward, terminal, ... = env.step(action)
+        player.observe(terminal)
+    """
+
+    def __init__(
+        self, policy: Policy, *, deterministic: bool = False, rng: np.random.Generator | None = None
+    ) -> None:
+        self.policy = policy
+        self.deterministic = deterministic
+        self.rng = rng
+        self.state: tuple[np.ndarray, np.ndarray] | None = None
+
+    def act(self, obs: Any) -> int:
+        """The action for one observation (advancing a recurrent policy's state)."""
+        if not self.policy.recurrent:
+            return self.policy.act(obs, self.deterministic, rng=self.rng)
+        action, self.state = self.policy.act(obs, self.deterministic, rng=self.rng, state=self.state)
+        return action
+
+    def observe(self, terminal: bool) -> None:
+        """After an env step: a terminal step starts the next return from the zero state."""
+        if terminal:
+            self.state = None

@@ -24,7 +24,7 @@ import numpy as np
 from .envs import derive_seed
 from .errors import EnvError
 from .evaluate import make_env, resolve_policy
-from .policy import Policy
+from .policy import GamePlayer, Policy
 
 __all__ = ["RecordResult", "record"]
 
@@ -47,8 +47,11 @@ def _atari_frames(policy: Policy, game: str, seed: int, noop_max: int, max_steps
 
     env_seed = derive_seed(seed, 0)
     rng = np.random.default_rng([seed, 0])
+    # A recurrent policy trained with episodic lives has its state zeroed at a lost life (as
+    # in training and evaluate()); the game and its score go on either way.
     env = make_env(policy, env_seed, game=game, env_fn=None, noop_max=noop_max,
-                   episodic_life=False)  # fmt: skip
+                   episodic_life=policy.recurrent and policy.episodic_life)  # fmt: skip
+    player = GamePlayer(policy, deterministic=greedy, rng=rng)
     screen = ale_py.ALEVectorInterface(
         rom_path=roms.get_rom_path(game), num_envs=1, frame_skip=policy.frame_skip,
         stack_num=1, img_height=210, img_width=160, grayscale=False, maxpool=False,
@@ -65,8 +68,9 @@ def _atari_frames(policy: Policy, game: str, seed: int, noop_max: int, max_steps
             action = np.zeros(1, np.int32)
             paddle = np.ones(1, np.float32)
             while stats["steps"] < max_steps:
-                a = policy.act(obs, deterministic=greedy, rng=rng)
-                obs, reward, _, game_score, _ = env.step(a)
+                a = player.act(obs)
+                obs, reward, terminal, game_score, _ = env.step(a)
+                player.observe(terminal)
                 action[0] = a
                 screen.send(action, paddle)
                 rgb, r2, term, trunc, _ = screen.recv()
@@ -86,7 +90,7 @@ def _atari_frames(policy: Policy, game: str, seed: int, noop_max: int, max_steps
 def _gym_frames(policy: Policy, env_fn: Callable[..., Any], seed: int, max_steps: int,
                 greedy: bool, stats: dict[str, Any]) -> Iterator[np.ndarray]:  # fmt: skip
     env = make_env(policy, derive_seed(seed, 0), game=None, env_fn=env_fn)
-    rng = np.random.default_rng([seed, 0])
+    player = GamePlayer(policy, deterministic=greedy, rng=np.random.default_rng([seed, 0]))
     with env:
         obs = env.reset()
         inner = env.unwrapped
@@ -103,8 +107,8 @@ def _gym_frames(policy: Policy, env_fn: Callable[..., Any], seed: int, max_steps
 
         yield render()
         while stats["steps"] < max_steps:
-            action = policy.act(obs, deterministic=greedy, rng=rng)
-            obs, reward, _, game_score, _ = env.step(action)
+            obs, reward, terminal, game_score, _ = env.step(player.act(obs))
+            player.observe(terminal)
             stats["steps"] += 1
             stats["score"] += reward
             if game_score is not None:

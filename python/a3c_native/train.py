@@ -25,7 +25,7 @@ import numpy as np
 
 from . import _core
 from .checkpoint import Checkpoint, load_checkpoint, remove_stale_temp_files, save_checkpoint
-from .config import A3CConfig
+from .config import VECTOR_ARCHS, A3CConfig
 from .envs import make_worker_envs
 from .errors import CheckpointError, ConfigError
 from .games import canonical_env_fn_name
@@ -46,17 +46,17 @@ _RUN_SWITCH_INTERVAL = 0.0002
 
 def make_network(cfg: A3CConfig, obs_shape: tuple[int, ...], obs_dtype: np.dtype, num_actions: int) -> Network:
     """The network ``cfg.arch`` for an env's observation space, with a clear error on mismatch."""
-    if cfg.arch == "mlp":
+    if cfg.arch in VECTOR_ARCHS:
         if len(obs_shape) != 1 or obs_dtype != np.float32:
             msg = (
-                f"A3CConfig.arch='mlp' needs vector observations (D,) float32, but the env gives "
-                f"{obs_dtype} {obs_shape}; use arch='a3c' or 'nature' for images"
+                f"A3CConfig.arch={cfg.arch!r} needs vector observations (D,) float32, but the env gives "
+                f"{obs_dtype} {obs_shape}; use arch='a3c' or 'nature' (or their _lstm versions) for images"
             )
             raise ConfigError(msg)
     elif len(obs_shape) != 3 or obs_dtype != np.uint8:
         msg = (
             f"A3CConfig.arch={cfg.arch!r} needs uint8 image observations (C, H, W), but the env "
-            f"gives {obs_dtype} {obs_shape}; use arch='mlp' for vector observations"
+            f"gives {obs_dtype} {obs_shape}; use arch='mlp' (or 'mlp_lstm') for vector observations"
         )
         raise ConfigError(msg)
     return Network(cfg.arch, obs_shape, num_actions, hidden=cfg.hidden)
@@ -99,7 +99,7 @@ def check_resumable(ckpt: Checkpoint, cfg: A3CConfig, path: str | os.PathLike[st
 
     if ckpt.arch != cfg.arch:
         raise fail(f"stored arch {ckpt.arch!r}, expected {cfg.arch!r} (A3CConfig.arch)")
-    if cfg.arch == "mlp" and tuple(ckpt.hidden) != tuple(cfg.hidden):
+    if cfg.arch in VECTOR_ARCHS and tuple(ckpt.hidden) != tuple(cfg.hidden):
         raise fail(f"stored hidden {tuple(ckpt.hidden)}, expected {cfg.hidden} (A3CConfig.hidden)")
     if ckpt.config:
         stored, expected = _env_identity(ckpt.config), _env_identity(cfg.to_dict())

@@ -20,6 +20,12 @@ conv 4x4 s2 -> 3x1 covers all 8x4). Careful with other sizes: with 10 rows (40 p
 heights/widths are 20, 28, 36, 44, ...). A uniformly random policy catches ~1/COLS of the
 balls: mean game score ~-6 with the defaults.
 
+With `ball_visible_steps=v` the ball is drawn only in the first v observations of each drop
+(rows 0..v-1): the rest of the fall it is invisible, so a policy must remember where it saw
+it. One frame is then no longer a Markov state: a feed-forward net sees the paddle only and
+can do no better than chance (~1/COLS of the balls); a recurrent one can catch every ball.
+This is the memory test of the LSTM archs (tests/test_learn_memory.py).
+
 Every ball column comes from `self.np_random`, so a game is determined by the seed passed to
 reset() and the actions taken.
 """
@@ -40,10 +46,15 @@ class Catch(gym.Env):
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
 
-    def __init__(self, rows: int = 9, cols: int = 5, cell: int = 4, drops: int = 10) -> None:
-        if rows < 2 or cols < 1 or cell < 1 or drops < 1:
-            raise ValueError(f"Catch(rows={rows}, cols={cols}, cell={cell}, drops={drops})")
+    def __init__(
+        self, rows: int = 9, cols: int = 5, cell: int = 4, drops: int = 10, ball_visible_steps: int | None = None
+    ) -> None:
+        if rows < 2 or cols < 1 or cell < 1 or drops < 1 or (ball_visible_steps is not None and ball_visible_steps < 1):
+            raise ValueError(
+                f"Catch(rows={rows}, cols={cols}, cell={cell}, drops={drops}, ball_visible_steps={ball_visible_steps})"
+            )
         self.rows, self.cols, self.cell, self.drops = rows, cols, cell, drops
+        self.ball_visible_steps = ball_visible_steps
         self.observation_space = spaces.Box(0, 255, (1, rows * cell, cols * cell), np.uint8)
         self.action_space = spaces.Discrete(3)
         self.ball_row = self.ball_col = self.paddle = self.drops_done = 0
@@ -56,7 +67,8 @@ class Catch(gym.Env):
         c = self.cell
         img = np.zeros(self.observation_space.shape, np.uint8)
         ball_y, ball_x, paddle_y = self.ball_row * c, self.ball_col * c, (self.rows - 1) * c
-        img[0, ball_y : ball_y + c, ball_x : ball_x + c] = 255
+        if self.ball_visible_steps is None or self.ball_row < self.ball_visible_steps:
+            img[0, ball_y : ball_y + c, ball_x : ball_x + c] = 255
         img[0, paddle_y:, self.paddle * c : (self.paddle + 1) * c] = 255
         return img
 

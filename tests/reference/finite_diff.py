@@ -79,9 +79,17 @@ class FDResult:
 
 def fd_tensor(sd, obs, actions, returns, name, indices, *, eps=None, loss_kwargs=None):
     """Central differences of the total loss w.r.t. `sd[name].flat[indices]`, kink-aware."""
-    sd = {k: np.array(v, dtype=np.float64) for k, v in sd.items()}  # private copy, mutated below
     loss_kwargs = _with_frozen_advantages(sd, obs, returns, loss_kwargs)
-    _, base_masks = _loss_and_masks(sd, obs, actions, returns, loss_kwargs)
+    return fd_tensor_of(
+        sd, lambda d: _loss_and_masks(d, obs, actions, returns, loss_kwargs), name, indices, eps=eps
+    )
+
+
+def fd_tensor_of(sd, loss_and_masks, name, indices, *, eps=None):
+    """Central differences of `loss_and_masks(sd)[0]` w.r.t. `sd[name].flat[indices]`; a step
+    that changes any of the ReLU masks `loss_and_masks(sd)[1]` is retried smaller, then skipped."""
+    sd = {k: np.array(v, dtype=np.float64) for k, v in sd.items()}  # private copy, mutated below
+    _, base_masks = loss_and_masks(sd)
     flat = sd[name].reshape(-1)  # a view: writing it perturbs sd[name]
     eps0 = eps_for(name) if eps is None else eps
     kept, vals, used, skipped = [], [], [], []
@@ -91,9 +99,9 @@ def fd_tensor(sd, obs, actions, returns, name, indices, *, eps=None, loss_kwargs
         step = eps0
         for _ in range(EPS_SHRINKS + 1):
             flat[idx] = orig + step
-            f_plus, m_plus = _loss_and_masks(sd, obs, actions, returns, loss_kwargs)
+            f_plus, m_plus = loss_and_masks(sd)
             flat[idx] = orig - step
-            f_minus, m_minus = _loss_and_masks(sd, obs, actions, returns, loss_kwargs)
+            f_minus, m_minus = loss_and_masks(sd)
             flat[idx] = orig
             if _same_masks(m_plus, base_masks) and _same_masks(m_minus, base_masks):
                 kept.append(idx)

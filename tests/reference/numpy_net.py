@@ -115,6 +115,7 @@ def join_params(sd: dict[str, np.ndarray], spec, dtype=np.float32) -> np.ndarray
 
 
 def infer_arch(sd: dict[str, np.ndarray]) -> str:
+    """The feed-forward arch of the trunk (an _lstm arch's trunk is its base arch's)."""
     if "fc1.weight" in sd:
         return "mlp"
     if "conv3.weight" in sd:
@@ -226,6 +227,14 @@ def forward_cache(sd: dict[str, np.ndarray], obs: np.ndarray):
     (kind, name, stride, input, preactivation) in forward order, every one followed by ReLU.
     """
     sd = {k: np.asarray(v, dtype=np.float64) for k, v in sd.items()}
+    layers, x = trunk_cache(sd, obs)
+    logits = linear_forward(x, sd["policy.weight"], sd["policy.bias"])
+    values = linear_forward(x, sd["value.weight"], sd["value.bias"])[:, 0]
+    return logits, values, layers, x
+
+
+def trunk_cache(sd: dict[str, np.ndarray], obs: np.ndarray):
+    """The layers before the heads: (layers as in forward_cache, features [N, F] after ReLU)."""
     arch = infer_arch(sd)
     x = _as_input(sd, obs, arch)
     layers = []
@@ -243,9 +252,7 @@ def forward_cache(sd: dict[str, np.ndarray], obs: np.ndarray):
         z = linear_forward(x, sd["fc.weight"], sd["fc.bias"])
         layers.append(("linear", "fc", 0, x, z))
         x = relu(z)
-    logits = linear_forward(x, sd["policy.weight"], sd["policy.bias"])
-    values = linear_forward(x, sd["value.weight"], sd["value.bias"])[:, 0]
-    return logits, values, layers, x
+    return layers, x
 
 
 def forward(sd: dict[str, np.ndarray], obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -340,6 +347,17 @@ def loss_and_grad(sd, obs, actions, returns, *, entropy_beta=0.01, value_coef=0.
         value_coef=value_coef,
         reduction=reduction,
     )
+    dlogits, dvalues = output_grads(
+        logits, values, actions, returns, entropy_beta=entropy_beta, value_coef=value_coef, reduction=reduction
+    )
+    grads = {}
+    dx = heads_backward(sd, feat, dlogits, dvalues, grads)
+    trunk_backward(sd, layers, dx, grads)
+    return terms, grads
+
+
+def output_grads(logits, values, actions, returns, *, entropy_beta, value_coef, reduction):
+    """(d total / d logits [N, A], d total / d values [N]) of the A3C loss, advantage constant."""
     n = logits.shape[0]
     actions = np.asarray(actions, dtype=np.int64)
     returns = np.asarray(returns, dtype=np.float64)
@@ -353,17 +371,22 @@ def loss_and_grad(sd, obs, actions, returns, *, entropy_beta=0.01, value_coef=0.
     # d(-log pi_a * adv)/dz = -adv (onehot - pi);  d(-beta H)/dz = beta pi (log pi + H)
     dlogits = -adv[:, None] * (onehot - pi) + entropy_beta * pi * (logp + h)
     dvalues = value_coef * (values - returns)  # d(c * 0.5 (R - V)^2)/dV
-    dlogits *= scale
-    dvalues *= scale
+    return dlogits * scale, dvalues * scale
 
-    grads = {}
+
+def heads_backward(sd, feat, dlogits, dvalues, grads) -> np.ndarray:
+    """Fills the heads' grads; returns d total / d feat [N, F]."""
     dfeat, grads["policy.weight"], grads["policy.bias"] = linear_backward(
         dlogits, feat, sd["policy.weight"]
     )
     dfeat_v, grads["value.weight"], grads["value.bias"] = linear_backward(
         dvalues[:, None], feat, sd["value.weight"]
     )
-    dx = dfeat + dfeat_v
+    return dfeat + dfeat_v
+
+
+def trunk_backward(sd, layers, dx, grads) -> None:
+    """From d total / d (trunk output after ReLU) through every trunk layer into grads."""
     for i in range(len(layers) - 1, -1, -1):
         kind, name, stride, inp, z = layers[i]
         dz = dx.reshape(z.shape) * (z > 0)
@@ -375,4 +398,46 @@ def loss_and_grad(sd, obs, actions, returns, *, entropy_beta=0.01, value_coef=0.
             dx, grads[f"{name}.weight"], grads[f"{name}.bias"] = conv2d_backward(
                 dz, inp, sd[f"{name}.weight"], stride, need_dx=i > 0
             )
-    return terms, grads
+
+
+# ---------------------------------------------------------------------------------------------
+# the value-based methods' action-value head (Mnih et al. 2016, Algorithms 1 and S2)
+
+
+def q_param_spec(arch, obs_shape, num_actions, hidden=(64, 64)):
+    """(name, shape) of a q-value network: the trunk of `arch`, then q.weight [A, F], q.bias [A]."""
+    trunk = [t for t in param_spec(arch, obs_shape, num_actions, hidden) if t[0] not in HEAD_NAMES]
+    feat = trunk[-2][1][0]
+    return [*trunk, ("q.weight", (num_actions, feat)), ("q.bias", (num_actions,))]
+
+
+def q_forward_cache(sd, obs):
+    sd = {k: np.asarray(v, dtype=np.float64) for k, v in sd.items()}
+    layers, feat = trunk_cache(sd, obs)
+    return linear_forward(feat, sd["q.weight"], sd["q.bias"]), layers, feat
+
+
+def q_loss(sd, obs, actions, targets, *, reduction="sum"):
+    """TD loss sum_t 0.5 (y_t - Q(s_t, a_t))^2 (mean: / N), float64."""
+    _check_reduction(reduction)
+    q, _, _ = q_forward_cache(sd, obs)
+    n = q.shape[0]
+    err = q[np.arange(n), np.asarray(actions, np.int64)] - np.asarray(targets, np.float64)
+    return float(0.5 * (err**2).sum() * (1.0 / n if reduction == "mean" else 1.0))
+
+
+def q_loss_and_grad(sd, obs, actions, targets, *, reduction="sum"):
+    """(loss, grads): d loss / d tensor by hand (only the taken action's Q gets a gradient)."""
+    _check_reduction(reduction)
+    sd = {k: np.asarray(v, dtype=np.float64) for k, v in sd.items()}
+    q, layers, feat = q_forward_cache(sd, obs)
+    n = q.shape[0]
+    actions = np.asarray(actions, np.int64)
+    scale = 1.0 / n if reduction == "mean" else 1.0
+    err = q[np.arange(n), actions] - np.asarray(targets, np.float64)
+    dq = np.zeros_like(q)
+    dq[np.arange(n), actions] = err * scale
+    grads = {}
+    dfeat, grads["q.weight"], grads["q.bias"] = linear_backward(dq, feat, sd["q.weight"])
+    trunk_backward(sd, layers, dfeat, grads)
+    return float(0.5 * (err**2).sum() * scale), grads

@@ -1,0 +1,139 @@
+"""a3c_native's LSTM layer vs torch.nn.LSTMCell (one thread), side by side in one process.
+
+The LSTM of the recurrent archs (a3c_lstm: 256 inputs from the fc layer, 256 cells) at the
+shapes an actor-learner with k envs runs:
+  - forward of one time step of k sequences (acting), default k = 1, 4, 8, 16, 32;
+  - forward + backward through time of a t_max-step rollout of k sequences (t_max 5), the
+    gradient of sum_t <dh_t, h_t> w.r.t. the weights, the biases and the inputs.
+Both contenders get the same weights, inputs and state; outputs and gradients are compared
+before any timing. Rounds alternate between the two (each a loop of ~50 ms on the slower
+side); the table prints the median time per call, the ratio torch / ours per shape, and the
+lowest ratio. Ours goes through a3c_native._core._LstmLayer (lstm.cc, the archs' code path)
+and includes its argument checks and output copies; torch's backward accumulates into .grad
+(zeroed per call, as an optimizer step would).
+
+Command:  python bench/vs_pytorch_lstm.py [--rounds 15] [--batches 1,4,8,16,32] [--t-max 5]
+Needs:    pip install torch==2.13.0   (the CPU wheel on this machine)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_v] = "1"
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from a3c_native import _core  # noqa: E402
+
+ROUND_SECONDS = 0.05
+MAX_H_DIFF = 1e-5  # fp32 vs fp32, |h| < 1
+MAX_GRAD_REL_DIFF = 1e-4  # relative to the largest element of each gradient
+
+
+def timed(fn, iters: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    return (time.perf_counter() - t0) / iters
+
+
+def parse_batches(text: str) -> tuple[int, ...]:
+    try:
+        out = tuple(int(b) for b in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"batch sizes must be >= 1, got {text!r}")
+    return out
+
+
+def compare(name: str, ours, theirs, rounds: int) -> tuple[float, float]:
+    """Median seconds per call of each, over alternating rounds."""
+    ours()
+    theirs()  # warm-up (allocations, torch's first-call dispatch)
+    per = max(timed(ours, 3), timed(theirs, 3))
+    iters = max(1, int(ROUND_SECONDS / per))
+    t_ours, t_theirs = [], []
+    for _ in range(rounds):
+        t_ours.append(timed(ours, iters))
+        t_theirs.append(timed(theirs, iters))
+    return statistics.median(t_ours), statistics.median(t_theirs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--batches", type=parse_batches, default=(1, 4, 8, 16, 32))
+    ap.add_argument("--t-max", type=int, default=5)
+    ap.add_argument("--inputs", type=int, default=256, help="LSTM input size (a3c_lstm: the fc's 256)")
+    ap.add_argument("--cells", type=int, default=256)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    cell = torch.nn.LSTMCell(args.inputs, args.cells)
+    w = [p.detach().numpy().copy() for p in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
+    ours = _core._LstmLayer(*w)
+    rng = np.random.default_rng(1)
+    H, T = args.cells, args.t_max
+    rows = []
+    for k in args.batches:
+        x = np.maximum(rng.normal(size=(T * k, args.inputs)), 0).astype(np.float32)
+        h0 = rng.uniform(-0.5, 0.5, (k, H)).astype(np.float32)
+        c0 = rng.normal(size=(k, H)).astype(np.float32)
+        dh = rng.normal(size=(T * k, H)).astype(np.float32)
+        tx, th0, tc0, tdh = (torch.from_numpy(a) for a in (x, h0, c0, dh))
+        tx_grad = tx.clone().requires_grad_(True)
+
+        def torch_fwd(tx=tx, th0=th0, tc0=tc0, k=k):
+            with torch.no_grad():
+                return cell(tx[:k], (th0, tc0))
+
+        def torch_fb(tx_grad=tx_grad, th0=th0, tc0=tc0, tdh=tdh, k=k):
+            for p in cell.parameters():
+                p.grad = None
+            tx_grad.grad = None
+            h, c = th0, tc0
+            loss = 0.0
+            for t in range(T):
+                h, c = cell(tx_grad[t * k : (t + 1) * k], (h, c))
+                loss = loss + (h * tdh[t * k : (t + 1) * k]).sum()
+            loss.backward()
+
+        def ours_fwd(x=x, h0=h0, c0=c0, k=k):
+            return ours.rollout(x[:k], k, h0, c0)
+
+        def ours_fb(x=x, h0=h0, c0=c0, dh=dh, k=k):
+            return ours.rollout(x, k, h0, c0, dh)
+
+        # Agreement before timing.
+        h_ours, _ = ours_fwd()
+        h_torch, _ = torch_fwd()
+        diff = float(np.abs(h_ours - h_torch.numpy()).max())
+        assert diff < MAX_H_DIFF, f"k={k}: forward differs by {diff:.2e}"
+        _, grads = ours_fb()
+        torch_fb()
+        want = [p.grad.numpy() for p in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
+        want.append(tx_grad.grad.numpy())
+        for name, g, wv in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh", "x"), grads, want, strict=True):
+            rel = float(np.abs(g - wv).max() / max(np.abs(wv).max(), 1e-30))
+            assert rel < MAX_GRAD_REL_DIFF, f"k={k}: d/d {name} differs by {rel:.2e} of its max"
+        f_ours, f_torch = compare(f"fwd k={k}", ours_fwd, torch_fwd, args.rounds)
+        b_ours, b_torch = compare(f"fb k={k}", ours_fb, torch_fb, args.rounds)
+        rows.append((k, f_ours, f_torch, b_ours, b_torch))
+
+    print(f"LSTM {args.inputs} -> {args.cells} cells, torch {torch.__version__} (1 thread); median us per call over {args.rounds} rounds")
+    print(f"{'k':>4} | {'fwd ours':>9} {'fwd torch':>9} {'ratio':>6} | {'fwd+bwd T=' + str(T) + ' ours':>18} {'torch':>9} {'ratio':>6}")
+    for k, fo, ft, bo, bt in rows:
+        print(f"{k:>4} | {fo * 1e6:9.1f} {ft * 1e6:9.1f} {ft / fo:6.2f} | {bo * 1e6:18.1f} {bt * 1e6:9.1f} {bt / bo:6.2f}")
+    print(f"lowest ratio (torch / ours): forward {min(r[2] / r[1] for r in rows):.2f}, "
+          f"forward+backward {min(r[4] / r[3] for r in rows):.2f}")
+
+
+if __name__ == "__main__":
+    main()
