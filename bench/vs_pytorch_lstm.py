@@ -12,6 +12,11 @@ lowest ratio. Ours goes through a3c_native._core._LstmLayer (lstm.cc, the archs'
 and includes its argument checks and output copies; torch's backward accumulates into .grad
 (zeroed per call, as an optimizer step would).
 
+A second table puts the whole networks side by side, a3c_lstm against the feed-forward a3c
+(ours both, 84x84x4 frames, 6 actions): the acting forward of k frames, and forward + backward
+of a t_max-step rollout of k games (the issue's bar: the LSTM step at most 1.3x the
+feed-forward one).
+
 Command:  python bench/vs_pytorch_lstm.py [--rounds 15] [--batches 1,4,8,16,32] [--t-max 5]
 Needs:    pip install torch==2.13.0   (the CPU wheel on this machine)
 """
@@ -133,6 +138,45 @@ def main() -> None:
         print(f"{k:>4} | {fo * 1e6:9.1f} {ft * 1e6:9.1f} {ft / fo:6.2f} | {bo * 1e6:18.1f} {bt * 1e6:9.1f} {bt / bo:6.2f}")
     print(f"lowest ratio (torch / ours): forward {min(r[2] / r[1] for r in rows):.2f}, "
           f"forward+backward {min(r[4] / r[3] for r in rows):.2f}")
+    whole_networks(args, rng)
+
+
+def whole_networks(args: argparse.Namespace, rng: np.random.Generator) -> None:
+    """a3c_lstm vs a3c, both a3c_native: the cost of the recurrent agent's step."""
+    from a3c_native import Network
+
+    ff, rec = Network("a3c", (4, 84, 84), 6), Network("a3c_lstm", (4, 84, 84), 6)
+    p_ff, p_rec = ff.init_params(0), rec.init_params(0)
+    T = args.t_max
+    rows = []
+    for k in args.batches:
+        obs = rng.integers(0, 256, size=(T, k, 4, 84, 84), dtype=np.uint8)
+        actions = rng.integers(0, 6, size=(T, k)).astype(np.int64)
+        returns = rng.normal(size=(T, k)).astype(np.float32)
+        state = rec.initial_state(k)
+        out_ff, out_rec = np.empty(ff.num_params, np.float32), np.empty(rec.num_params, np.float32)
+
+        def ff_fwd(obs=obs):
+            return ff.forward(p_ff, obs[0])
+
+        def rec_fwd(obs=obs, state=state):
+            return rec.forward(p_rec, obs[0], state)
+
+        def ff_fb(obs=obs, actions=actions, returns=returns, out=out_ff, k=k):
+            return ff.loss_and_grad(p_ff, obs.reshape(T * k, 4, 84, 84), actions.reshape(-1), returns.reshape(-1), out=out)
+
+        def rec_fb(obs=obs, actions=actions, returns=returns, out=out_rec, state=state):
+            return rec.loss_and_grad_recurrent(p_rec, obs, actions, returns, state=state, out=out)
+
+        f_rec, f_ff = compare(f"net fwd k={k}", rec_fwd, ff_fwd, args.rounds)
+        b_rec, b_ff = compare(f"net fb k={k}", rec_fb, ff_fb, args.rounds)
+        rows.append((k, f_ff, f_rec, b_ff, b_rec))
+    print(f"\nwhole networks, a3c_native both: a3c_lstm vs a3c (84x84x4, 6 actions); median us per call")
+    print(f"{'k':>4} | {'fwd a3c':>9} {'a3c_lstm':>9} {'x':>6} | {'fwd+bwd T=' + str(T) + ' a3c':>16} {'a3c_lstm':>9} {'x':>6}")
+    for k, ff_f, rec_f, ff_b, rec_b in rows:
+        print(f"{k:>4} | {ff_f * 1e6:9.1f} {rec_f * 1e6:9.1f} {rec_f / ff_f:6.2f} | {ff_b * 1e6:16.1f} {rec_b * 1e6:9.1f} {rec_b / ff_b:6.2f}")
+    print(f"highest cost ratio (a3c_lstm / a3c): forward {max(r[2] / r[1] for r in rows):.2f}, "
+          f"forward+backward {max(r[4] / r[3] for r in rows):.2f}")
 
 
 if __name__ == "__main__":
