@@ -35,27 +35,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from a3c_native import _core  # noqa: E402
+from vs_pytorch import parse_batches, timed  # noqa: E402  (bench/ is the script's directory)
 
 ROUND_SECONDS = 0.05
 MAX_H_DIFF = 1e-5  # fp32 vs fp32, |h| < 1
 MAX_GRAD_REL_DIFF = 1e-4  # relative to the largest element of each gradient
-
-
-def timed(fn, iters: int) -> float:
-    t0 = time.perf_counter()
-    for _ in range(iters):
-        fn()
-    return (time.perf_counter() - t0) / iters
-
-
-def parse_batches(text: str) -> tuple[int, ...]:
-    try:
-        out = tuple(int(b) for b in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not out or min(out) < 1:
-        raise argparse.ArgumentTypeError(f"batch sizes must be >= 1, got {text!r}")
-    return out
 
 
 def compare(name: str, ours, theirs, rounds: int) -> tuple[float, float]:

@@ -99,11 +99,34 @@ bool overlaps(const py::array& a, const py::array& b) {
   return a_lo < b_hi && b_lo < a_hi;
 }
 
-LossCoefs read_coefs(double entropy_beta, double value_coef, const std::string& reduction) {
+// true for "mean", false for "sum".
+bool read_reduction(const std::string& reduction) {
   if (reduction != "sum" && reduction != "mean")
     throw py::value_error("reduction='" + reduction + "' is invalid: expected 'sum' or 'mean'");
-  return LossCoefs{read_coef("entropy_beta", entropy_beta), read_coef("value_coef", value_coef),
-                   reduction == "mean"};
+  return reduction == "mean";
+}
+
+LossCoefs read_coefs(double entropy_beta, double value_coef, const std::string& reduction) {
+  const bool mean = read_reduction(reduction);
+  return LossCoefs{read_coef("entropy_beta", entropy_beta), read_coef("value_coef", value_coef), mean};
+}
+
+// The per-step arrays of a feed-forward rollout: params, obs (at least one), actions and one
+// float per step (the returns, or the targets), checked and copied.
+struct RolloutArgs {
+  py::ssize_t count;
+  std::vector<int> actions;
+  std::vector<float> values;
+};
+
+RolloutArgs read_rollout(const NetworkCore& n, const py::array& params, const py::array& obs,
+                         const py::array& actions, const py::array& values, const char* values_name) {
+  const ArchSpec& a = n.net().spec();
+  require_array<float>("params", params, {n.net().num_params()});
+  check_obs(a, obs);
+  const py::ssize_t count = obs.shape(0);
+  if (count < 1) throw py::value_error("obs must hold at least one observation, got 0");
+  return RolloutArgs{count, read_actions(actions, count, a.num_actions), read_returns(values, count, values_name)};
 }
 
 // A recurrent state h or c: None (zero) or float32 [n, H], finite.
@@ -389,12 +412,7 @@ void register_nn(py::module_& m) {
              if (a.recurrent())
                throw py::value_error("arch '" + a.name + "' is recurrent: use loss_and_grad_recurrent");
              if (a.q_values) throw py::value_error("this network has q-value heads: use q_loss_and_grad");
-             require_array<float>("params", params, {n.net().num_params()});
-             check_obs(a, obs);
-             const py::ssize_t count = obs.shape(0);
-             if (count < 1) throw py::value_error("obs must hold at least one observation, got 0");
-             std::vector<int> acts = read_actions(actions, count, a.num_actions);
-             std::vector<float> rets = read_returns(returns, count);
+             const RolloutArgs r = read_rollout(n, params, obs, actions, returns, "returns");
              const LossCoefs coefs = read_coefs(entropy_beta, value_coef, reduction);
              py::array grad = grad_buffer(n, params, out);
              const float* p = static_cast<const float*>(params.data());
@@ -403,7 +421,7 @@ void register_nn(py::module_& m) {
              LossTerms t;
              {
                py::gil_scoped_release nogil;
-               t = n.loss_and_grad(p, o, count, acts.data(), rets.data(), coefs, g);
+               t = n.loss_and_grad(p, o, r.count, r.actions.data(), r.values.data(), coefs, g);
              }
              py::dict terms;
              terms["policy_loss"] = t.policy_loss;
@@ -420,14 +438,8 @@ void register_nn(py::module_& m) {
              const ArchSpec& a = n.net().spec();
              if (!a.q_values) throw py::value_error("this network has policy and value heads: use loss_and_grad");
              if (a.recurrent()) throw py::value_error("recurrent q-value nets are not supported");
-             require_array<float>("params", params, {n.net().num_params()});
-             check_obs(a, obs);
-             const py::ssize_t count = obs.shape(0);
-             if (count < 1) throw py::value_error("obs must hold at least one observation, got 0");
-             std::vector<int> acts = read_actions(actions, count, a.num_actions);
-             std::vector<float> ys = read_returns(targets, count, "targets");
-             if (reduction != "sum" && reduction != "mean")
-               throw py::value_error("reduction='" + reduction + "' is invalid: expected 'sum' or 'mean'");
+             const RolloutArgs r = read_rollout(n, params, obs, actions, targets, "targets");
+             const bool mean = read_reduction(reduction);
              py::array grad = grad_buffer(n, params, out);
              const float* p = static_cast<const float*>(params.data());
              const void* o = obs.data();
@@ -435,7 +447,7 @@ void register_nn(py::module_& m) {
              LossTerms t;
              {
                py::gil_scoped_release nogil;
-               t = n.q_loss_and_grad(p, o, count, acts.data(), ys.data(), reduction == "mean", g);
+               t = n.q_loss_and_grad(p, o, r.count, r.actions.data(), r.values.data(), mean, g);
              }
              return py::make_tuple(t.total, grad);
            },

@@ -9,36 +9,20 @@
 
 namespace a3c {
 
-namespace {
-
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
-
-}  // namespace
-
 void lstm_activate_ref(Index n, Index H, float* gates, const float* b_ih, const float* b_hh, const float* c_in,
                        float* c, float* tc, float* h) {
   const Index G = 4 * H;
   for (Index r = 0; r < n; ++r) {
-    float* gr = gates + r * G;
-    for (Index j = 0; j < G; ++j) gr[j] += b_ih[j] + b_hh[j];
-    float* gi = gr;
-    float* gf = gr + H;
-    float* gg = gr + 2 * H;
-    float* go = gr + 3 * H;
+    float* gi = gates + r * G;
+    float* gf = gi + H;
+    float* gg = gi + 2 * H;
+    float* go = gi + 3 * H;
     const float* cr_in = c_in ? c_in + r * H : nullptr;
-    float* cr = c + r * H;
-    float* tcr = tc + r * H;
-    float* hr = h + r * H;
-    for (Index j = 0; j < H; ++j) {
-      gi[j] = sigmoid(gi[j]);
-      gf[j] = sigmoid(gf[j]);
-      gg[j] = std::tanh(gg[j]);
-      go[j] = sigmoid(go[j]);
-      const float cv = (cr_in ? gf[j] * cr_in[j] : 0.0f) + gi[j] * gg[j];
-      cr[j] = cv;
-      tcr[j] = std::tanh(cv);
-      hr[j] = go[j] * tcr[j];
-    }
+    for (Index j = 0; j < H; ++j)
+      lstm_activate_one(gi[j] + b_ih[j] + b_hh[j], gf[j] + b_ih[H + j] + b_hh[H + j],
+                        gg[j] + b_ih[2 * H + j] + b_hh[2 * H + j], go[j] + b_ih[3 * H + j] + b_hh[3 * H + j],
+                        cr_in ? cr_in[j] : 0.0f, gi + j, gf + j, gg + j, go + j, c + r * H + j, tc + r * H + j,
+                        h + r * H + j);
   }
 }
 

@@ -9,6 +9,8 @@
 // gradients are two GEMMs over all steps at once (linear_backward), after the loop.
 #pragma once
 
+#include <cmath>
+
 #include "nn/arch.h"
 
 namespace a3c {
@@ -17,6 +19,19 @@ namespace a3c {
 // backward; c, tc = tanh(c), h [n, H]. h_in / c_in null: a zero state.
 void lstm_forward(const LstmSpec& l, const float* params, const float* x, const float* h_in,
                   const float* c_in, Index n, float* gates, float* c, float* tc, float* h);
+
+// One cell element j of lstm_activate (scalar, libm): gate pre-activations (biases included)
+// in, activated gates, c, tanh(c) and h out. Shared by the reference and the AVX2 tail.
+inline void lstm_activate_one(float zi, float zf, float zg, float zo, float c_in, float* i, float* f, float* g,
+                              float* o, float* c, float* tc, float* h) {
+  *i = 1.0f / (1.0f + std::exp(-zi));
+  *f = 1.0f / (1.0f + std::exp(-zf));
+  *g = std::tanh(zg);
+  *o = 1.0f / (1.0f + std::exp(-zo));
+  *c = *f * c_in + *i * *g;
+  *tc = std::tanh(*c);
+  *h = *o * *tc;
+}
 
 // The elementwise part of lstm_forward: gates [n, 4H] holds the GEMMs' x W_ih^T + h W_hh^T
 // and becomes the activated gates after adding b_ih + b_hh; then c, tc = tanh(c), h. c_in

@@ -44,8 +44,6 @@ inline __m256 tanh256(__m256 x) {
   return _mm256_fmsub_ps(two, sigmoid256(_mm256_mul_ps(two, x)), _mm256_set1_ps(1.0f));
 }
 
-inline float sigmoid1(float x) { return 1.0f / (1.0f + std::exp(-x)); }
-
 }  // namespace
 
 void lstm_activate_avx2(Index n, Index H, float* gates, const float* b_ih, const float* b_hh, const float* c_in,
@@ -81,20 +79,10 @@ void lstm_activate_avx2(Index n, Index H, float* gates, const float* b_ih, const
       _mm256_storeu_ps(tcr + j, t);
       _mm256_storeu_ps(hr + j, _mm256_mul_ps(o, t));
     }
-    for (; j < H; ++j) {  // H not a multiple of 8 (mlp_lstm with odd hidden sizes)
-      const float i = sigmoid1(gi[j] + b_ih[j] + b_hh[j]);
-      const float f = sigmoid1(gf[j] + b_ih[H + j] + b_hh[H + j]);
-      const float g = std::tanh(gg[j] + b_ih[2 * H + j] + b_hh[2 * H + j]);
-      const float o = sigmoid1(go[j] + b_ih[3 * H + j] + b_hh[3 * H + j]);
-      const float cv = (cr_in ? f * cr_in[j] : 0.0f) + i * g;
-      gi[j] = i;
-      gf[j] = f;
-      gg[j] = g;
-      go[j] = o;
-      cr[j] = cv;
-      tcr[j] = std::tanh(cv);
-      hr[j] = o * tcr[j];
-    }
+    for (; j < H; ++j)  // H not a multiple of 8 (mlp_lstm with odd hidden sizes)
+      lstm_activate_one(gi[j] + b_ih[j] + b_hh[j], gf[j] + b_ih[H + j] + b_hh[H + j],
+                        gg[j] + b_ih[2 * H + j] + b_hh[2 * H + j], go[j] + b_ih[3 * H + j] + b_hh[3 * H + j],
+                        cr_in ? cr_in[j] : 0.0f, gi + j, gf + j, gg + j, go + j, cr + j, tcr + j, hr + j);
   }
 }
 
