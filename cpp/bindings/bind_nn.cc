@@ -99,6 +99,16 @@ bool overlaps(const py::array& a, const py::array& b) {
   return a_lo < b_hi && b_lo < a_hi;
 }
 
+// The A3C loss terms as loss_and_grad returns them to Python.
+py::dict terms_dict(const LossTerms& t) {
+  py::dict d;
+  d["policy_loss"] = t.policy_loss;
+  d["value_loss"] = t.value_loss;
+  d["entropy"] = t.entropy;
+  d["total"] = t.total;
+  return d;
+}
+
 // true for "mean", false for "sum".
 bool read_reduction(const std::string& reduction) {
   if (reduction != "sum" && reduction != "mean")
@@ -423,12 +433,7 @@ void register_nn(py::module_& m) {
                py::gil_scoped_release nogil;
                t = n.loss_and_grad(p, o, r.count, r.actions.data(), r.values.data(), coefs, g);
              }
-             py::dict terms;
-             terms["policy_loss"] = t.policy_loss;
-             terms["value_loss"] = t.value_loss;
-             terms["entropy"] = t.entropy;
-             terms["total"] = t.total;
-             return py::make_tuple(terms, grad);
+             return py::make_tuple(terms_dict(t), grad);
            },
            py::arg("params"), py::arg("obs"), py::arg("actions"), py::arg("returns"),
            py::arg("entropy_beta"), py::arg("value_coef"), py::arg("reduction"), py::arg("out") = py::none())
@@ -493,12 +498,7 @@ void register_nn(py::module_& m) {
                py::gil_scoped_release nogil;
                t = n.loss_and_grad_recurrent(p, o, T, k, acts.data(), rets.data(), rs, hp, cp, coefs, g);
              }
-             py::dict terms;
-             terms["policy_loss"] = t.policy_loss;
-             terms["value_loss"] = t.value_loss;
-             terms["entropy"] = t.entropy;
-             terms["total"] = t.total;
-             return py::make_tuple(terms, grad, h_io, c_io);
+             return py::make_tuple(terms_dict(t), grad, h_io, c_io);
            },
            py::arg("params"), py::arg("obs"), py::arg("T"), py::arg("k"), py::arg("actions"), py::arg("returns"),
            py::arg("resets"), py::arg("h"), py::arg("c"), py::arg("entropy_beta"), py::arg("value_coef"),

@@ -11,19 +11,9 @@ namespace a3c {
 
 void lstm_activate_ref(Index n, Index H, float* gates, const float* b_ih, const float* b_hh, const float* c_in,
                        float* c, float* tc, float* h) {
-  const Index G = 4 * H;
-  for (Index r = 0; r < n; ++r) {
-    float* gi = gates + r * G;
-    float* gf = gi + H;
-    float* gg = gi + 2 * H;
-    float* go = gi + 3 * H;
-    const float* cr_in = c_in ? c_in + r * H : nullptr;
-    for (Index j = 0; j < H; ++j)
-      lstm_activate_one(gi[j] + b_ih[j] + b_hh[j], gf[j] + b_ih[H + j] + b_hh[H + j],
-                        gg[j] + b_ih[2 * H + j] + b_hh[2 * H + j], go[j] + b_ih[3 * H + j] + b_hh[3 * H + j],
-                        cr_in ? cr_in[j] : 0.0f, gi + j, gf + j, gg + j, go + j, c + r * H + j, tc + r * H + j,
-                        h + r * H + j);
-  }
+  for (Index r = 0; r < n; ++r)
+    lstm_activate_row(0, H, gates + r * 4 * H, b_ih, b_hh, c_in ? c_in + r * H : nullptr, c + r * H, tc + r * H,
+                      h + r * H);
 }
 
 void lstm_forward(const LstmSpec& l, const float* params, const float* x, const float* h_in,

@@ -20,17 +20,23 @@ namespace a3c {
 void lstm_forward(const LstmSpec& l, const float* params, const float* x, const float* h_in,
                   const float* c_in, Index n, float* gates, float* c, float* tc, float* h);
 
-// One cell element j of lstm_activate (scalar, libm): gate pre-activations (biases included)
-// in, activated gates, c, tanh(c) and h out. Shared by the reference and the AVX2 tail.
-inline void lstm_activate_one(float zi, float zf, float zg, float zo, float c_in, float* i, float* f, float* g,
-                              float* o, float* c, float* tc, float* h) {
-  *i = 1.0f / (1.0f + std::exp(-zi));
-  *f = 1.0f / (1.0f + std::exp(-zf));
-  *g = std::tanh(zg);
-  *o = 1.0f / (1.0f + std::exp(-zo));
-  *c = *f * c_in + *i * *g;
-  *tc = std::tanh(*c);
-  *h = *o * *tc;
+// Elements [j0, H) of one row of lstm_activate, scalar (libm): the reference's whole row and
+// the AVX2 kernel's tail. gi is the row's gates (f, g, o follow at H, 2H, 3H), c_in the row's
+// input cell or null; c, tc, h the row's outputs.
+inline void lstm_activate_row(Index j0, Index H, float* gi, const float* b_ih, const float* b_hh,
+                              const float* c_in, float* c, float* tc, float* h) {
+  float* gf = gi + H;
+  float* gg = gi + 2 * H;
+  float* go = gi + 3 * H;
+  for (Index j = j0; j < H; ++j) {
+    gi[j] = 1.0f / (1.0f + std::exp(-(gi[j] + b_ih[j] + b_hh[j])));
+    gf[j] = 1.0f / (1.0f + std::exp(-(gf[j] + b_ih[H + j] + b_hh[H + j])));
+    gg[j] = std::tanh(gg[j] + b_ih[2 * H + j] + b_hh[2 * H + j]);
+    go[j] = 1.0f / (1.0f + std::exp(-(go[j] + b_ih[3 * H + j] + b_hh[3 * H + j])));
+    c[j] = gf[j] * (c_in ? c_in[j] : 0.0f) + gi[j] * gg[j];
+    tc[j] = std::tanh(c[j]);
+    h[j] = go[j] * tc[j];
+  }
 }
 
 // The elementwise part of lstm_forward: gates [n, 4H] holds the GEMMs' x W_ih^T + h W_hh^T

@@ -79,10 +79,7 @@ void lstm_activate_avx2(Index n, Index H, float* gates, const float* b_ih, const
       _mm256_storeu_ps(tcr + j, t);
       _mm256_storeu_ps(hr + j, _mm256_mul_ps(o, t));
     }
-    for (; j < H; ++j)  // H not a multiple of 8 (mlp_lstm with odd hidden sizes)
-      lstm_activate_one(gi[j] + b_ih[j] + b_hh[j], gf[j] + b_ih[H + j] + b_hh[H + j],
-                        gg[j] + b_ih[2 * H + j] + b_hh[2 * H + j], go[j] + b_ih[3 * H + j] + b_hh[3 * H + j],
-                        cr_in ? cr_in[j] : 0.0f, gi + j, gf + j, gg + j, go + j, cr + j, tcr + j, hr + j);
+    lstm_activate_row(j, H, gi, b_ih, b_hh, cr_in, cr, tcr, hr);  // the tail when H % 8 != 0
   }
 }
 
