@@ -120,11 +120,6 @@ class _Closing:
         self.close()
 
 
-def _check_frame_stack(frame_stack: object) -> None:
-    if isinstance(frame_stack, bool) or not isinstance(frame_stack, int) or not 1 <= frame_stack <= 64:
-        raise EnvError(f"frame_stack={frame_stack!r} is invalid: must be an int in [1, 64]")
-
-
 def _ale_vector_interface(
     game: str,
     num_envs: int,
@@ -140,6 +135,8 @@ def _ale_vector_interface(
 ) -> Any:
     """ale-py's vector interface with the training pipeline (see AtariEnv for how its flags
     are used): the one place both AtariEnv and AtariVecEnv build it."""
+    if isinstance(frame_stack, bool) or not isinstance(frame_stack, int) or not 1 <= frame_stack <= 64:
+        raise EnvError(f"frame_stack={frame_stack!r} is invalid: must be an int in [1, 64]")
     import ale_py
     from ale_py import roms
 
@@ -224,7 +221,6 @@ class AtariEnv(_Closing):
         frame_stack: int = 4,
     ) -> None:
         self.game = resolve_game(game)
-        _check_frame_stack(frame_stack)
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
             raise EnvError(f"AtariEnv seed={seed!r} is invalid: must be an int in [0, 2**31)")
         self._ale = _ale_vector_interface(
@@ -323,7 +319,6 @@ class AtariVecEnv(_Closing):
         frame_stack: int = 4,
     ) -> None:
         self.game = resolve_game(game)
-        _check_frame_stack(frame_stack)
         if not seeds:
             raise EnvError("AtariVecEnv needs at least one seed (one per env)")
         for s in seeds:
