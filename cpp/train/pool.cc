@@ -237,7 +237,9 @@ WorkerStats Pool::collect(bool drain) {
       s.loss_count = 0;
     }
   }
-  std::sort(total.episodes.begin(), total.episodes.end(),
+  // Stable: the games one worker ended in the same step share a wall time and keep their env
+  // order (std::sort put them in an arbitrary order once a drain held more than 16 games).
+  std::stable_sort(total.episodes.begin(), total.episodes.end(),
             [](const EpisodeRecord& a, const EpisodeRecord& b) { return a.wall_time < b.wall_time; });
   return total;
 }
