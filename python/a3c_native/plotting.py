@@ -166,13 +166,17 @@ def plot_comparison(
 
 
 def _describe(run_dir: Path) -> str:
-    """'<game> (<arch>, <n> threads, seed <s>)' from the run's config.json, else its name."""
+    """'<game> ([<method> ]<arch>, <n> threads x <k> envs, seed <s>)' from the run's
+    config.json (the method only when it is not a3c), else its name."""
     cfg = read_config(run_dir)
     if not cfg:
         return run_dir.resolve().name
     env = cfg.get("env_fn")
     name = cfg.get("game") if not env else gym_id_of(env) or env
-    return f"{name} ({cfg.get('arch')}, {cfg.get('threads')} threads, seed {cfg.get('seed')})"
+    method = cfg.get("method", "a3c")
+    what = f"{method} {cfg.get('arch')}" if method != "a3c" else cfg.get("arch")
+    envs = f" x {cfg['envs_per_thread']} envs" if "envs_per_thread" in cfg else ""
+    return f"{name} ({what}, {cfg.get('threads')} threads{envs}, seed {cfg.get('seed')})"
 
 
 def _time_axis(seconds: np.ndarray, use_minutes: bool) -> np.ndarray:
