@@ -18,12 +18,14 @@ For each (t_max, k), in one process, medians over --reps runs of --seconds each:
             bound of its GIL-held time) over the wall time of a worker step.
   stale     mean number of other workers' updates between a snapshot and its update.
 With --a2c, the same for A2C: one learner thread whose k x threads games are emulated by
-ale-py threads on every core (a3c_native's threads=1 configuration).
+ale-py threads on every core (a3c_native's threads=1 configuration). With --method, one table
+per method (a3c, one_step_q, one_step_sarsa, n_step_q), each value-based row followed by its
+ratio to the a3c row of the same k measured in the same run (issue 20's bar: n_step_q >= 0.95x).
 Agent steps, not frames (one agent step = 4 emulator frames).
 
 Machine: AMD EPYC (Zen 4), 2 vCPUs, 24 GiB; ale-py 0.12.1, CPython 3.11.
 Command:  python bench/throughput.py [--game pong --threads 2 --envs-per-thread 1 4 8 16
-          --t-max 20 --seconds 8 --reps 3 --a2c --arch a3c a3c_lstm]
+          --t-max 20 --seconds 8 --reps 3 --a2c --arch a3c a3c_lstm --method a3c n_step_q]
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import numpy as np
 
 import a3c_native
 from a3c_native import _core
-from a3c_native.config import A3CConfig
+from a3c_native.config import METHODS, A3CConfig
 from a3c_native.envs import AtariVecEnv, derive_seed, worker_cpu
 from a3c_native.native_options import native_options
 from a3c_native.train import make_network
@@ -81,16 +83,18 @@ def train_run(cfg: A3CConfig) -> tuple[float, float, float]:
     return r.steps_per_sec, gil, r.staleness_mean
 
 
-def measure(args: argparse.Namespace, arch: str, t_max: int, probe: AtariVecEnv) -> None:
+def measure(args: argparse.Namespace, arch: str, method: str, t_max: int, probe: AtariVecEnv,
+            a3c_rates: dict[tuple[str, int, int], float]) -> None:  # fmt: skip
     med = statistics.median
     n = args.threads
-    print(f"{arch}, t_max {t_max}, {n} threads:")
+    print(f"{arch}, {method}, t_max {t_max}, {n} threads:")
     print(f"{'k':>4} {'env us':>7} {'net us':>7} {'ceiling':>8} {'train':>7} {'of ceil.':>8} "
           f"{'x k=1':>6} {'gil %':>6} {'stale':>6}")  # fmt: skip
     base = None
     for k in args.envs_per_thread:
         cfg = A3CConfig(game=args.game, arch=arch, threads=n, envs_per_thread=k, total_steps=10**12,
-                        max_seconds=args.seconds, log_interval_seconds=10, t_max=t_max)  # fmt: skip
+                        max_seconds=args.seconds, log_interval_seconds=10, t_max=t_max,
+                        method=method)  # fmt: skip
         net = make_network(cfg, probe.obs_shape, np.dtype(probe.obs_dtype), probe.num_actions)
         env_s, net_s, tr_s, gil_s, stale_s = [], [], [], [], []
         for _ in range(args.reps):
@@ -105,7 +109,11 @@ def measure(args: argparse.Namespace, arch: str, t_max: int, probe: AtariVecEnv)
         base = t if base is None else base
         print(f"{k:>4} {e * 1e6:>7.0f} {nt * 1e6:>7.0f} {ceiling:>8.0f} {t:>7.0f} {t / ceiling:>8.0%} "
               f"{t / base:>5.2f}x {med(gil_s):>6.1%} {med(stale_s):>6.2f}", flush=True)  # fmt: skip
-        if args.a2c:
+        if method == "a3c":
+            a3c_rates[arch, t_max, k] = t
+        elif (arch, t_max, k) in a3c_rates:
+            print(f"     {method} / a3c at k={k}: {t / a3c_rates[arch, t_max, k]:.2f}x", flush=True)
+        if args.a2c and method == "a3c":
             a2c = A3CConfig(game=args.game, arch=arch, threads=1, envs_per_thread=k * n, total_steps=10**12,
                             max_seconds=args.seconds, log_interval_seconds=10, t_max=t_max)  # fmt: skip
             sps = med([train_run(a2c)[0] for _ in range(args.reps)])
@@ -127,6 +135,8 @@ def main() -> None:
     ap.add_argument("--a2c", action="store_true", help="also measure A2C (threads=1, k x threads envs)")
     ap.add_argument("--arch", nargs="+", default=["a3c"], choices=["a3c", "nature", "a3c_lstm", "nature_lstm"],
                     help="networks to measure, one set of tables each (the _lstm archs: issue 19)")
+    ap.add_argument("--method", nargs="+", default=["a3c"], choices=list(METHODS),
+                    help="methods to measure, one table each; put a3c first to get the ratios (issue 20)")
     args = ap.parse_args()
 
     probe = AtariVecEnv(args.game, seeds=[0])
@@ -134,9 +144,11 @@ def main() -> None:
     print(f"{args.game}: {probe.num_actions} actions, obs {probe.obs_shape}; {args.seconds:.0f} s x "
           f"{args.reps} reps per cell; a3c_native {a3c_native.__version__} ({_core.kernel_isa()} "
           f"kernels), {os.cpu_count()} CPUs\n")  # fmt: skip
+    a3c_rates: dict[tuple[str, int, int], float] = {}
     for arch in args.arch:
-        for t_max in args.t_max:
-            measure(args, arch, t_max, probe)
+        for method in args.method:
+            for t_max in args.t_max:
+                measure(args, arch, method, t_max, probe, a3c_rates)
 
 
 if __name__ == "__main__":

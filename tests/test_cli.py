@@ -282,3 +282,19 @@ def test_cli_second_ctrl_c_soon_after_the_first_exits_like_one(tmp_path, gap):
     assert out.startswith(f"interrupted at step {step:,}: "), out
     assert load_checkpoint(ckpt).step == step
 
+
+
+def test_cli_trains_resumes_and_evaluates_a_value_based_method(tmp_path):
+    run = tmp_path / "run"
+    p = run_cli("train", "CartPole-v1", "--method", "n_step_q", "--steps", "3000", "-t", "1", "-q",
+                "-o", str(run), cwd=tmp_path)  # fmt: skip
+    assert "preset classic_control with its [value_based] table" in p.stderr, p.stderr
+    assert "n_step_q mlp, 1 threads x 8 envs" in p.stderr, p.stderr
+    ckpt = load_checkpoint(run / "checkpoint.npz")
+    assert ckpt.head == "q" and ckpt.target is not None and ckpt.config["method"] == "n_step_q"
+    run_cli("train", "--resume", str(run / "checkpoint.npz"), "--steps", "5000", "-q", cwd=tmp_path)
+    assert load_checkpoint(run / "checkpoint.npz").step >= 5000
+    p = run_cli("eval", str(run / "checkpoint.npz"), "-n", "2", "--json", cwd=tmp_path)
+    assert len(json.loads(p.stdout)["scores"]) == 2
+    p = run_cli("train", "CartPole-v1", "--method", "dqn", cwd=tmp_path, check=False)
+    assert p.returncode == 2 and "'dqn' is not one of" in p.stderr

@@ -129,3 +129,21 @@ def test_parse_value_reads_toml_scalars_else_strings():
     assert parse_sets(["lr=1e-3", " t_max = 5"]) == {"lr": 1e-3, "t_max": 5}
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
         parse_sets(["lr"])
+
+
+def test_value_based_methods_get_the_family_presets_value_based_table():
+    from a3c_native.presets import resolve_sources
+
+    a3c = load_preset("classic_control")
+    q = load_preset("classic_control", method="n_step_q")
+    assert "value_based" not in a3c and "hidden" not in a3c
+    assert q["hidden"] == [128, 128] and q["epsilon_anneal_steps"] == 100_000 and q["arch"] == "mlp"
+    assert load_preset("classic_control", method="a3c") == a3c
+    src = resolve_sources("CartPole-v1", sets=("method='one_step_q'",))
+    assert src.fields["lr"] == 1e-3 and src.fields["method"] == "one_step_q"
+    assert src.applied[0].startswith("preset classic_control with its [value_based] table")
+    # what the user sets still wins over the table
+    src = resolve_sources("CartPole-v1", sets=("method='n_step_q'", "lr=5e-4"))
+    assert src.fields["lr"] == 5e-4
+    cfg = A3CConfig.for_env("CartPole-v1", method="n_step_q", t_max=7)
+    assert cfg.t_max == 7 and cfg.envs_per_thread == 8

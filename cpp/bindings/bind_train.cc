@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <limits>
 #include <cstring>
 #include <memory>
 #include <tuple>
@@ -17,6 +18,7 @@
 #include "common/check.h"
 #include "common/cpu.h"
 #include "train/actor_learner.h"
+#include "train/q_learner.h"
 #include "train/pool.h"
 #include "train/synthetic_env.h"
 
@@ -44,6 +46,11 @@ struct RunStats {
   // Means over the updates since the last RunStats (loss_count of them; 0 if none).
   std::int64_t loss_count = 0;
   double policy_loss = 0, value_loss = 0, entropy = 0;
+  // Value-based methods: each worker's mean epsilon now, the mean of max_a Q(s_t, a) over all
+  // acting steps so far (0 before any), and the target network's refreshes in this run.
+  std::vector<double> epsilons;
+  double mean_max_q = 0;
+  std::int64_t target_refreshes = 0;
   bool stopped_by_callback = false, interrupted = false;  // how run() ended (run() only)
 };
 
@@ -65,6 +72,8 @@ RunStats run_stats(const WorkerStats& s) {
   r.policy_loss = s.policy_loss / c;
   r.value_loss = s.value_loss / c;
   r.entropy = s.entropy / c;
+  r.epsilons = s.epsilons;
+  r.mean_max_q = s.max_q_count > 0 ? s.max_q_sum / static_cast<double>(s.max_q_count) : 0.0;
   return r;
 }
 
@@ -114,26 +123,40 @@ py::array_t<T> to_array(const std::vector<T>& v, py::ssize_t rows, py::ssize_t c
   return a;
 }
 
-// One rollout of one ActorLearner, outside any pool: the algorithm's steps in the pool's
-// order, with the record returned for checking (tests/test_batched_rollout.py).
+// One rollout of one learner (ActorLearner or QLearner, by options.method), outside any pool:
+// the loop's steps in the pool's order, without the shared update, with the record returned
+// for checking (tests/test_batched_rollout.py, tests/test_q_learner.py).
 py::dict probe_rollout(NetworkCore& net, const py::array& params, const py::object& env, const TrainOptions& opt,
-                       int rollouts) {
+                       int rollouts, const py::object& target, std::int64_t global_step) {
   const Network& nw = net.net();
   const Index n = nw.num_params();
   require_array<float>("params", params, {n});
   A3C_REQUIRE(rollouts >= 1, "rollouts=", rollouts, " must be >= 1");
+  A3C_REQUIRE(global_step >= 0, "global_step=", global_step, " must be >= 0");
   validate_train_options(opt);
+  const bool q = is_value_based(opt.method);
+  A3C_REQUIRE(nw.spec().q_values == q, "options.method does not match the network's head");
+  py::array target_arr = target.is_none() ? params : target.cast<py::array>();
+  require_array<float>("target", target_arr, {n});
+  const auto* p0 = static_cast<const float*>(params.data());
+  SharedParams shared(p0, nullptr, n, false);
+  // The boundary is never reached: the probe's target stays the one given.
+  SharedTarget shared_target(static_cast<const float*>(target_arr.data()), n, std::numeric_limits<std::int64_t>::max() / 2,
+                             0, false);
   py::list one;
   one.append(env);
   RunEnvs envs(one, nw.spec());
-  ActorLearner learner(nw, *envs.raw[0], learner_options(opt), static_cast<std::uint64_t>(opt.seed), 1000);
+  std::unique_ptr<Learner> owned = make_learner(nw, *envs.raw[0], opt, shared, q ? &shared_target : nullptr, 1000);
   AlignedBuffer<float> theta(n);
-  std::memcpy(theta.data(), params.data(), n * sizeof(float));
+  std::memcpy(theta.data(), p0, n * sizeof(float));
   py::array_t<float> grad(n);
   float* g = grad.mutable_data();
   LossTerms terms;
   std::vector<std::tuple<int, int, double, std::int64_t>> ended;  // rollout step, env, score, length
   std::vector<float> h0, c0;  // recurrent archs: the state entering the last rollout
+  auto* actor = dynamic_cast<ActorLearner*>(owned.get());
+  auto* qlearner = dynamic_cast<QLearner*>(owned.get());
+  Learner& learner = *owned;
   {
     py::gil_scoped_release nogil;
     KernelIsaInUse kernels;
@@ -141,9 +164,11 @@ py::dict probe_rollout(NetworkCore& net, const py::array& params, const py::obje
     learner.reset_envs();
     for (int r = 0; r < rollouts; ++r) {
       ended.clear();
-      h0 = learner.state_h();
-      c0 = learner.state_c();
-      learner.begin_rollout(theta.data());
+      if (actor) {
+        h0 = actor->state_h();
+        c0 = actor->state_c();
+      }
+      learner.begin_rollout(theta.data(), global_step);
       for (int t = 0; t < opt.t_max; ++t) {
         learner.act(theta.data());
         learner.step_envs();
@@ -155,7 +180,7 @@ py::dict probe_rollout(NetworkCore& net, const py::array& params, const py::obje
   }
   const ArchSpec& a = nw.spec();
   const py::ssize_t T = learner.steps(), k = learner.num_envs(), A = a.num_actions;
-  const Workspace& ws = learner.workspace();
+  const Workspace& ws = actor ? actor->workspace() : qlearner->workspace();
   std::vector<py::ssize_t> obs_shape{T, k};
   for (Index d : a.obs_shape) obs_shape.push_back(d);
   py::array obs = a.obs_u8 ? py::array(py::array_t<std::uint8_t>(obs_shape)) : py::array(py::array_t<float>(obs_shape));
@@ -165,18 +190,28 @@ py::dict probe_rollout(NetworkCore& net, const py::array& params, const py::obje
   for (Index d : a.obs_shape) boot_shape.push_back(d);
   py::array next_obs =
       a.obs_u8 ? py::array(py::array_t<std::uint8_t>(boot_shape)) : py::array(py::array_t<float>(boot_shape));
-  std::memcpy(next_obs.mutable_data(), learner.observations(), next_obs.nbytes());
-  py::array_t<float> values({T, k});
-  for (py::ssize_t s = 0; s < T * k; ++s) values.mutable_data()[s] = ws.head[s * (A + 1) + A];
+  std::memcpy(next_obs.mutable_data(), actor ? actor->observations() : qlearner->observations(), next_obs.nbytes());
   py::dict d;
   d["grad"] = grad;
   d["obs"] = obs;
   d["next_obs"] = next_obs;
-  d["actions"] = to_array(learner.actions(), T, k);
-  d["rewards"] = to_array(learner.rewards(), T, k);
-  d["terminals"] = to_array(learner.terminals(), T, k).attr("astype")("bool");
-  d["returns"] = to_array(learner.returns(), T, k);
-  d["values"] = values;
+  d["actions"] = to_array(actor ? actor->actions() : qlearner->actions(), T, k);
+  d["rewards"] = to_array(actor ? actor->rewards() : qlearner->rewards(), T, k);
+  d["terminals"] = to_array(actor ? actor->terminals() : qlearner->terminals(), T, k).attr("astype")("bool");
+  if (actor) {
+    d["returns"] = to_array(actor->returns(), T, k);
+    py::array_t<float> values({T, k});
+    for (py::ssize_t s = 0; s < T * k; ++s) values.mutable_data()[s] = ws.head[s * (A + 1) + A];
+    d["values"] = values;
+  } else {
+    d["targets"] = to_array(qlearner->targets(), T, k);
+    py::array_t<float> qv({T, k, A});
+    std::memcpy(qv.mutable_data(), ws.head.data(), static_cast<std::size_t>(T * k * A) * sizeof(float));
+    d["q"] = qv;
+    d["epsilons"] = qlearner->epsilons();
+    d["final_epsilons"] = qlearner->final_epsilons();
+    d["next_actions"] = qlearner->next_actions();
+  }
   py::list ends;
   for (const auto& [t, e, sc, len] : ended) ends.append(py::make_tuple(t, e, sc, len));
   d["ended"] = ends;
@@ -184,8 +219,8 @@ py::dict probe_rollout(NetworkCore& net, const py::array& params, const py::obje
     const py::ssize_t H = a.state_size();
     d["state_h0"] = to_array(h0, k, H);
     d["state_c0"] = to_array(c0, k, H);
-    d["state_h"] = to_array(learner.state_h(), k, H);
-    d["state_c"] = to_array(learner.state_c(), k, H);
+    d["state_h"] = to_array(actor->state_h(), k, H);
+    d["state_c"] = to_array(actor->state_c(), k, H);
   }
   d["policy_loss"] = terms.policy_loss;
   d["value_loss"] = terms.value_loss;
@@ -196,7 +231,8 @@ py::dict probe_rollout(NetworkCore& net, const py::array& params, const py::obje
 
 class Trainer {
  public:
-  Trainer(NetworkCore& net, const py::array& params, const py::object& rms, const TrainOptions& opt)
+  Trainer(NetworkCore& net, const py::array& params, const py::object& rms, const TrainOptions& opt,
+          const py::object& target)
       : net_(net), opt_(opt) {
     validate_train_options(opt_);  // before any buffer: a forgotten field fails first
     const Index n = net.net().num_params();
@@ -210,6 +246,30 @@ class Trainer {
     }
     shared_ = std::make_unique<SharedParams>(static_cast<const float*>(params.data()), rms_ptr, n,
                                              opt_.update == UpdateMode::kLocked);
+    const bool q = is_value_based(opt_.method);
+    A3C_REQUIRE(net.net().spec().q_values == q, "options.method is ", q ? "value-based" : "a3c",
+                " but the network has ", net.net().spec().q_values ? "a q-value head" : "policy and value heads");
+    if (!q) {
+      A3C_REQUIRE(target.is_none(), "target= is for the value-based methods only");
+      return;
+    }
+    // theta^- starts as the given target (resume) or as theta (a fresh run).
+    py::array target_arr = target.is_none() ? params : target.cast<py::array>();
+    require_array<float>("target", target_arr, {n});
+    target_ = std::make_unique<SharedTarget>(static_cast<const float*>(target_arr.data()), n, opt_.target_update_steps,
+                                             opt_.start_step, opt_.update == UpdateMode::kLocked);
+  }
+
+  // A copy of the shared target network theta^- (value-based methods; None for A3C).
+  py::object target_params() {
+    if (!target_) return py::none();
+    py::array_t<float> out(target_->size());
+    float* p = out.mutable_data();
+    {
+      py::gil_scoped_release nogil;
+      target_->read(p);
+    }
+    return std::move(out);
   }
 
   // The shared parameters and RMSProp statistics, copied in ONE read (SharedParams::read): a
@@ -239,7 +299,7 @@ class Trainer {
     A3C_REQUIRE(!pool_, "a Trainer runs once; make a new one to continue (resume)");
     A3C_REQUIRE(interval > 0, "interval=", interval, " must be > 0");
     auto envs = std::make_unique<RunEnvs>(envs_in, net_.net().spec());
-    pool_ = std::make_unique<Pool>(net_.net(), *shared_, envs->raw, opt_);
+    pool_ = std::make_unique<Pool>(net_.net(), *shared_, envs->raw, opt_, target_.get());
     if (stop_requested_) pool_->request_stop();
     std::exception_ptr main_error;
     bool stopped_by_callback = false, interrupted = false;
@@ -301,12 +361,14 @@ class Trainer {
     r.steps = opt_.start_step + r.run_steps;
     r.seconds = pool_->seconds();
     r.lr = scheduled_lr(opt_, r.steps, opt_.start_seconds + r.seconds);
+    r.target_refreshes = target_ ? target_->refreshes() : 0;
     return r;
   }
 
   NetworkCore& net_;
   TrainOptions opt_;
   std::unique_ptr<SharedParams> shared_;
+  std::unique_ptr<SharedTarget> target_;  // value-based methods only
   std::unique_ptr<Pool> pool_;
   bool stop_requested_ = false;  // main thread only (GIL held)
 };
@@ -322,6 +384,11 @@ void register_train(py::module_& m) {
   py::enum_<LossReduction>(m, "LossReduction", "A3CConfig.loss_reduction.")
       .value("sum", LossReduction::kSum)
       .value("mean", LossReduction::kMean);
+  py::enum_<Method>(m, "Method", "A3CConfig.method.")
+      .value("a3c", Method::kA3C)
+      .value("one_step_q", Method::kOneStepQ)
+      .value("one_step_sarsa", Method::kOneStepSarsa)
+      .value("n_step_q", Method::kNStepQ);
   py::enum_<UpdateMode>(m, "UpdateMode", "A3CConfig.update.")
       .value("hogwild", UpdateMode::kHogwild)
       .value("locked", UpdateMode::kLocked);
@@ -339,6 +406,9 @@ void register_train(py::module_& m) {
       .def_readwrite("max_seconds", &TrainOptions::max_seconds)
       .def_readwrite("lr_anneal_seconds", &TrainOptions::lr_anneal_seconds)
       .def_readwrite("start_seconds", &TrainOptions::start_seconds)
+      .def_readwrite("method", &TrainOptions::method)
+      .def_readwrite("target_update_steps", &TrainOptions::target_update_steps)
+      .def_readwrite("epsilon_anneal_steps", &TrainOptions::epsilon_anneal_steps)
       .def_readwrite("t_max", &TrainOptions::t_max)
       .def_readwrite("gamma", &TrainOptions::gamma)
       .def_readwrite("lr", &TrainOptions::lr)
@@ -390,6 +460,11 @@ void register_train(py::module_& m) {
       .def_readonly("policy_loss", &RunStats::policy_loss)
       .def_readonly("value_loss", &RunStats::value_loss)
       .def_readonly("entropy", &RunStats::entropy)
+      .def_readonly("epsilons", &RunStats::epsilons, "Value-based methods: each worker's mean epsilon now.")
+      .def_readonly("mean_max_q", &RunStats::mean_max_q,
+                    "Value-based methods: mean of max_a Q(s_t, a) over the acting steps so far.")
+      .def_readonly("target_refreshes", &RunStats::target_refreshes,
+                    "Value-based methods: refreshes of the target network in this run.")
       .def_readonly("stopped_by_callback", &RunStats::stopped_by_callback)
       .def_readonly("interrupted", &RunStats::interrupted);
 
@@ -401,15 +476,20 @@ void register_train(py::module_& m) {
       .def_property_readonly("num_envs", &SyntheticEnvHandle::num_envs);
 
   m.def("probe_rollout", &probe_rollout, py::arg("net"), py::arg("params"), py::arg("env"), py::arg("options"),
-        py::arg("rollouts") = 1,
+        py::arg("rollouts") = 1, py::arg("target") = py::none(), py::arg("global_step") = 0,
         "Runs `rollouts` rollouts of one actor-learner (Algorithm S3's steps as the pool runs them, "
         "without the shared update) from `params` on `env` (a worker-protocol vector env or a "
         "SyntheticEnv), and returns the last one's record: obs/actions/rewards/terminals/returns/"
-        "values [T, k, ...], next_obs [k, ...] (s_T), the gradient, the loss terms and the games that ended.");
+        "values [T, k, ...], next_obs [k, ...] (s_T), the gradient, the loss terms and the games that ended. "
+        "Value-based methods (options.method): targets and q [T, k(, A)] instead of returns and values, "
+        "the envs' epsilons at `global_step`, Sarsa's next_actions; `target` is theta^- (default: params).");
 
   py::class_<Trainer>(m, "Trainer")
-      .def(py::init<NetworkCore&, const py::array&, const py::object&, const TrainOptions&>(), py::arg("net"),
-           py::arg("params"), py::arg("rms"), py::arg("options"), py::keep_alive<1, 2>())
+      .def(py::init<NetworkCore&, const py::array&, const py::object&, const TrainOptions&, const py::object&>(),
+           py::arg("net"), py::arg("params"), py::arg("rms"), py::arg("options"), py::arg("target") = py::none(),
+           py::keep_alive<1, 2>())
+      .def("target_params", &Trainer::target_params,
+           "A copy of the shared target network (value-based methods), None for a3c.")
       .def("run", &Trainer::run, py::arg("envs"), py::arg("callback"), py::arg("interval"))
       .def("state", &Trainer::state,
            "(params, rms): copies of the shared parameters and RMSProp statistics, read in one "

@@ -1,14 +1,9 @@
-// One actor-learner of Mnih et al. 2016, Algorithm S3, batched over the k environments it
-// steps: each step of the algorithm is one named function below, called in this order by the
-// worker loop (train/pool.cc), which owns the threads, the timing and the statistics:
+// One actor-learner of Mnih et al. 2016, Algorithm S3 (A3C), batched over the k environments
+// it steps: the steps of train/learner.h, for the actor-critic loss:
 //
-//   begin_rollout(theta')          t_start = t; theta' is the worker's snapshot
-//   repeat t_max times:
-//     act(theta')                  pi(.|s_t; theta') at batch k, a_t ~ pi for every env
-//     step_envs()                  r_t, s_{t+1} of every env (a game ending ends one env's return)
+//   act(theta')                    pi(.|s_t; theta') at batch k, a_t ~ pi for every env
 //   bootstrap_and_returns(theta')  R = V(s_t; theta') or 0 per env; R <- r_i + gamma R backwards
-//   gradient(theta', d)            d = grad of the loss over the k x T samples (one backward)
-//   shared_update(...)             clip ||d||, Hogwild RMSProp on the shared theta and g
+//   gradient(theta', d)            d = grad of the A3C loss over the k x T samples (one backward)
 //
 // Deviation from Mnih et al. 2016 (k > 1, after Clemente et al. 2017, PAAC): every rollout is
 // exactly t_max steps of all k envs; an env whose game (or life) ends mid-rollout starts its
@@ -31,82 +26,56 @@
 #include "optim/rmsprop.h"
 #include "train/env.h"
 #include "train/hogwild.h"
+#include "train/learner.h"
 
 namespace a3c {
 
-// The algorithm's settings (the pool's TrainOptions carries them; see config.py for each).
-struct LearnerOptions {
-  int t_max;
-  float gamma;
-  float entropy_beta;
-  float value_coef;
-  bool loss_mean;
-  float reward_clip;  // 0 disables
-};
-
-// A whole game that ended during the last step_envs().
-struct EndedGame {
-  int env;
-  double score;         // unclipped game score
-  std::int64_t length;  // agent steps
-};
-
-class ActorLearner {
+class ActorLearner final : public Learner {
  public:
   // `env` steps k = env.num_envs() environments and must outlive this object; `seed` and
   // `stream` seed the action sampler (the pool passes the run seed and 1000 + worker id).
   ActorLearner(const Network& net, Env& env, const LearnerOptions& opt, std::uint64_t seed, std::uint64_t stream);
 
-  int num_envs() const { return k_; }
+  int num_envs() const override { return roll_.num_envs(); }
   int t_max() const { return opt_.t_max; }
 
   // s_0 of every env (once, before the first rollout).
-  void reset_envs();
+  void reset_envs() override;
   // Starts a rollout with snapshot theta' (packs its conv weights for the rollout's passes).
-  void begin_rollout(const float* theta);
+  void begin_rollout(const float* theta, std::int64_t global_step = 0) override;
   // Forward of the k current observations at batch k (slots t*k .. t*k+k-1, activations kept
   // for the backward), then one action per env sampled from softmax(logits).
-  void act(const float* theta);
+  void act(const float* theta) override;
   // Steps the k envs with the sampled actions: clipped rewards and terminals for the rollout,
   // next observations, and the games that ended (ended()). Advances t.
-  void step_envs();
+  void step_envs() override;
   // Time steps taken in this rollout (t - t_start); t_max unless the run stopped early.
-  int steps() const { return t_; }
-  const std::vector<EndedGame>& ended() const { return ended_; }
+  int steps() const override { return t_; }
+  const std::vector<EndedGame>& ended() const override { return roll_.ended; }
   // R = 0 for an env whose last step was terminal, else V(s_t; theta') (one forward over just
   // those envs); then R_i = r_i + gamma R backwards in time, R reset to 0 at each terminal.
-  void bootstrap_and_returns(const float* theta);
-  // grad [num_params] = d loss / d theta' over the steps() x k samples (every element written).
-  LossTerms gradient(const float* theta, float* grad);
+  void bootstrap_and_returns(const float* theta) override;
+  LossTerms gradient(const float* theta, float* grad) override;
 
   // The rollout's record, [steps, k] row-major (slot t*k + e), for tests and diagnostics.
-  const std::vector<int>& actions() const { return actions_; }
-  const std::vector<float>& rewards() const { return rewards_; }     // clipped
-  const std::vector<unsigned char>& terminals() const { return terminals_; }
+  const std::vector<int>& actions() const { return roll_.actions; }
+  const std::vector<float>& rewards() const { return roll_.rewards; }  // clipped
+  const std::vector<unsigned char>& terminals() const { return roll_.terminals; }
   const std::vector<float>& returns() const { return returns_; }
   const Workspace& workspace() const { return ws_; }  // observations and outputs per slot
   // Recurrent archs: each env's state entering the next step, [k, H] each (empty otherwise).
   const std::vector<float>& state_h() const { return h_; }
   const std::vector<float>& state_c() const { return c_; }
-  const void* observations() const { return obs_.data(); }  // [k, obs] s_t of every env
+  const void* observations() const { return roll_.obs(); }  // [k, obs] s_t of every env
 
  private:
   const Network& net_;
-  Env& env_;
   LearnerOptions opt_;
+  EnvRollout roll_;
   int k_;
-  Index obs_bytes_;
-  Workspace ws_;                       // k * (t_max + 1) slots: the rollout, then the bootstrap
-  AlignedBuffer<unsigned char> obs_;   // [k, obs] s_t of every env
-  AlignedBuffer<unsigned char> boot_;  // [k, obs] gathered s_t of the envs to bootstrap
-  std::vector<StepResult> results_;    // [k]
-  std::vector<int> actions_;           // [t_max, k]
-  std::vector<float> rewards_;         // [t_max, k]
-  std::vector<unsigned char> terminals_;
-  std::vector<float> returns_;
-  std::vector<EndedGame> ended_;
-  std::vector<float> boot_values_;     // [k] R of every env at the end of the rollout
-  std::vector<int> live_;              // envs to bootstrap
+  Workspace ws_;                    // k * (t_max + 1) slots: the rollout, then the bootstrap
+  std::vector<float> returns_;      // [t_max, k]
+  std::vector<float> boot_values_;  // [k] R of every env at the end of the rollout
   // Recurrent archs: the state entering the next step, [k, H] each; the gathered states of
   // the envs to bootstrap; carry_[t*k + e]: that slot's input state is the previous slot's
   // output (not zeroed, not carried into the rollout).
@@ -115,18 +84,5 @@ class ActorLearner {
   Rng rng_;
   int t_ = 0;
 };
-
-// What shared_update did.
-struct UpdateResult {
-  bool applied;      // false: the gradient or loss was not finite and was dropped
-  double grad_norm;  // ||d|| before clipping
-};
-
-// The last step of Algorithm S3: clips ||d|| to grad_clip (0: no clip) and applies shared
-// RMSProp to theta and g (Hogwild), leaving the updated theta in theta_local as the worker's
-// next snapshot. Deviation from Mnih et al. 2016: a non-finite gradient (or loss) is dropped
-// instead of poisoning the shared parameters; theta_local is then re-read from the shared one.
-UpdateResult shared_update(SharedParams& shared, const float* grad, double loss, float grad_clip,
-                           const RmsPropParams& rms, float* theta_local);
 
 }  // namespace a3c

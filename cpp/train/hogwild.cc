@@ -6,11 +6,12 @@
 // them. The algorithm tolerates this by design: updates are small, and their rare loss or
 // mixing behaves like extra gradient noise; the paper reports it is what makes A3C scale.
 //
-// Formally these are data races on plain floats. They are confined to the three functions
-// below (snapshot, apply_update, read), which touch only the two shared buffers. Under
+// Formally these are data races on plain floats. They are confined to the functions below
+// (SharedParams' snapshot, apply_update and read; SharedTarget's maybe_refresh, copy_to and
+// read), which touch only the shared buffers. Under
 // ThreadSanitizer each of them runs inside a HogwildRace scope, which tells TSan to ignore
 // this thread's reads and writes for its duration (reporting and then suppressing ~10^6
-// races per update would take minutes); cpp/tsan.supp names the same three functions as a
+// races per update would take minutes); cpp/tsan.supp names the same functions as a
 // backstop. Everything else in the pool is checked, and race-free.
 // update="locked" takes a mutex instead, to measure what Hogwild buys.
 #include "train/hogwild.h"
@@ -95,5 +96,46 @@ void SharedParams::read(float* params_out, float* rms_out) {
   if (params_out) std::memcpy(params_out, theta_.data(), n_ * sizeof(float));
   if (rms_out) std::memcpy(rms_out, g_.data(), n_ * sizeof(float));
 }
+
+SharedTarget::SharedTarget(const float* params, Index n, std::int64_t interval, std::int64_t start_step,
+                           bool locked)
+    : n_(n), interval_(interval), locked_(locked), next_((start_step / interval + 1) * interval), theta_(n) {
+  std::memcpy(theta_.data(), params, n * sizeof(float));
+}
+
+bool SharedTarget::maybe_refresh(std::int64_t global_step, SharedParams& online) {
+  std::int64_t next = next_.load(std::memory_order_relaxed);
+  if (global_step < next) return false;
+  // Claim this boundary (and every one the step count has passed): one winner per boundary.
+  const std::int64_t after = (global_step / interval_ + 1) * interval_;
+  if (!next_.compare_exchange_strong(next, after, std::memory_order_relaxed)) return false;
+  {
+    std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+    if (locked_) lock.lock();
+    online.snapshot(theta_.data());  // a Hogwild read of theta (under its own lock if locked)
+  }
+  refreshes_.fetch_add(1, std::memory_order_relaxed);
+  // Release: a worker that sees the new version (acquire) sees the whole copy above, unless a
+  // later refresh is writing it again (the documented race).
+  version_.fetch_add(1, std::memory_order_release);
+  return true;
+}
+
+bool SharedTarget::copy_if_newer(float* local, std::int64_t& version) {
+  const std::int64_t v = version_.load(std::memory_order_acquire);
+  if (v == version) return false;
+  copy_to(local);
+  version = v;
+  return true;
+}
+
+void SharedTarget::copy_to(float* out) {
+  std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+  if (locked_) lock.lock();
+  [[maybe_unused]] HogwildRace race;
+  std::memcpy(out, theta_.data(), n_ * sizeof(float));
+}
+
+void SharedTarget::read(float* out) { copy_to(out); }
 
 }  // namespace a3c

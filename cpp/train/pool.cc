@@ -8,6 +8,7 @@
 #include "common/check.h"
 #include "common/cpu.h"
 #include "train/actor_learner.h"
+#include "train/q_learner.h"
 
 #if defined(__linux__)
 #include <pthread.h>
@@ -42,6 +43,9 @@ void validate_train_options(const TrainOptions& o) {
   real("max_seconds", o.max_seconds);
   real("lr_anneal_seconds", o.lr_anneal_seconds);
   real("start_seconds", o.start_seconds);
+  if (o.method == Method::kUnset) unset.push_back("method");
+  count("target_update_steps", o.target_update_steps);
+  count("epsilon_anneal_steps", o.epsilon_anneal_steps);
   count("t_max", o.t_max);
   real("gamma", o.gamma);
   real("lr", o.lr);
@@ -78,6 +82,8 @@ void validate_train_options(const TrainOptions& o) {
   finite_ge0("max_seconds", o.max_seconds);
   finite_ge0("lr_anneal_seconds", o.lr_anneal_seconds);
   finite_ge0("start_seconds", o.start_seconds);
+  rule(o.target_update_steps >= 1, "target_update_steps", o.target_update_steps, "must be >= 1");
+  rule(o.epsilon_anneal_steps >= 0, "epsilon_anneal_steps", o.epsilon_anneal_steps, "must be >= 0");
   rule(o.t_max >= 1, "t_max", o.t_max, "must be >= 1");
   rule(o.gamma >= 0 && o.gamma <= 1, "gamma", o.gamma, "must be in [0, 1]");
   rule(std::isfinite(o.lr) && o.lr > 0, "lr", o.lr, "must be a finite number > 0");
@@ -102,6 +108,15 @@ LearnerOptions learner_options(const TrainOptions& opt) {
                         opt.loss_reduction == LossReduction::kMean, opt.reward_clip};
 }
 
+std::unique_ptr<Learner> make_learner(const Network& net, Env& env, const TrainOptions& opt, SharedParams& shared,
+                                      SharedTarget* target, std::uint64_t stream) {
+  const auto seed = static_cast<std::uint64_t>(opt.seed);
+  if (!is_value_based(opt.method)) return std::make_unique<ActorLearner>(net, env, learner_options(opt), seed, stream);
+  A3C_REQUIRE(target != nullptr, "the value-based methods need a shared target network");
+  return std::make_unique<QLearner>(net, env, learner_options(opt), QOptions{opt.method, opt.epsilon_anneal_steps},
+                                    *target, shared, seed, stream);
+}
+
 namespace {
 
 std::int64_t now_ns() {
@@ -122,9 +137,17 @@ void pin_to_core(int core) {
 
 }  // namespace
 
-Pool::Pool(const Network& net, SharedParams& shared, std::vector<Env*> envs, TrainOptions opt)
-    : net_(net), shared_(shared), envs_(std::move(envs)), opt_(std::move(opt)) {
+Pool::Pool(const Network& net, SharedParams& shared, std::vector<Env*> envs, TrainOptions opt,
+           SharedTarget* target)
+    : net_(net), shared_(shared), target_(target), envs_(std::move(envs)), opt_(std::move(opt)) {
   validate_train_options(opt_);
+  const bool q = is_value_based(opt_.method);
+  A3C_REQUIRE(net_.spec().q_values == q, "the network has ", net_.spec().q_values ? "a q-value head" : "policy and value heads",
+              " but the method is ", q ? "value-based (it needs a q-value head)" : "a3c (it needs policy and value heads)");
+  A3C_REQUIRE((target_ != nullptr) == q, q ? "a value-based method needs a shared target network"
+                                           : "a3c takes no target network");
+  A3C_REQUIRE(!target_ || target_->size() == net_.num_params(), "the target network has ",
+              target_ ? target_->size() : 0, " parameters, the network needs ", net_.num_params());
   A3C_REQUIRE(static_cast<int>(envs_.size()) == opt_.threads, "got ", envs_.size(),
               " environments for ", opt_.threads, " threads: need one per thread");
   A3C_REQUIRE(shared_.locked() == (opt_.update == UpdateMode::kLocked), "TrainOptions.update is ",
@@ -230,6 +253,9 @@ WorkerStats Pool::collect(bool drain) {
     total.env_ns += s.env_ns;
     total.net_ns += s.net_ns;
     total.update_ns += s.update_ns;
+    total.epsilons.insert(total.epsilons.end(), s.epsilons.begin(), s.epsilons.end());
+    total.max_q_sum += s.max_q_sum;
+    total.max_q_count += s.max_q_count;
     total.episodes.insert(total.episodes.end(), s.episodes.begin(), s.episodes.end());
     if (drain) {
       s.episodes.clear();
@@ -255,10 +281,10 @@ void Pool::run(int id) {
   done_cv_.notify_all();
 }
 
-// One actor-learner thread: the loop of Algorithm S3 (its steps are ActorLearner's functions,
-// train/actor_learner.h), with the timing, counters and statistics kept here, outside them.
-// Owns its snapshot theta', gradient and ActorLearner (activations, RNG, rollout record);
-// shares only SharedParams.
+// One actor-learner thread: the loop of Algorithm S3 (its steps are the Learner's functions,
+// train/learner.h; the same loop runs the value-based methods), with the timing, counters and
+// statistics kept here, outside them. Owns its snapshot theta', gradient and Learner
+// (activations, RNG, rollout record); shares only SharedParams (and SharedTarget).
 void Pool::worker_loop(int id) {
   enable_flush_denormals();
   if (opt_.worker_cpus[id] >= 0) pin_to_core(opt_.worker_cpus[id]);
@@ -266,8 +292,8 @@ void Pool::worker_loop(int id) {
   Env& env = *envs_[id];
   const Index n = net_.num_params();
   const std::int64_t budget = opt_.total_steps - opt_.start_step;
-  ActorLearner learner(net_, env, learner_options(opt_), static_cast<std::uint64_t>(opt_.seed),
-                       1000 + id);
+  const std::unique_ptr<Learner> owned = make_learner(net_, env, opt_, shared_, target_, 1000 + id);
+  Learner& learner = *owned;
   const int k = learner.num_envs();
 
   AlignedBuffer<float> theta(n), grad(n);
@@ -281,7 +307,7 @@ void Pool::worker_loop(int id) {
   std::int64_t env_ns = 0, net_ns = 0, update_ns = 0;
 
   while (!stop_.load(std::memory_order_relaxed) && steps_done() < budget) {
-    learner.begin_rollout(theta.data());
+    learner.begin_rollout(theta.data(), opt_.start_step + steps_done());
     for (int t = 0; t < opt_.t_max; ++t) {
       const std::int64_t a0 = now_ns();
       learner.act(theta.data());
@@ -334,6 +360,12 @@ void Pool::worker_loop(int id) {
       s.env_ns = env_ns;
       s.net_ns = net_ns;
       s.update_ns = update_ns;
+      if (is_value_based(opt_.method)) {
+        const ExplorationStats x = learner.exploration();
+        s.epsilons.assign(1, x.epsilon);
+        s.max_q_sum = x.max_q_sum;
+        s.max_q_count = x.max_q_count;
+      }
     }
   }
 }

@@ -1,6 +1,7 @@
-// The actor-learner pool: N std::threads running Algorithm S3 of Mnih et al. 2016 against
-// one SharedParams, each stepping the k environments of its own Env (train/actor_learner.h
-// has the algorithm's steps; the loop, timing and statistics are in pool.cc). The pool starts and joins its threads (never detached); the first
+// The actor-learner pool: N std::threads running one method of Mnih et al. 2016 (A3C,
+// Algorithm S3, or a value-based one, Algorithms 1 and S2) against one SharedParams (and, for
+// the value-based methods, one SharedTarget), each stepping the k environments of its own Env
+// (train/learner.h has the loop's steps; the loop, timing and statistics are in pool.cc). The pool starts and joins its threads (never detached); the first
 // exception of any worker raises the stop flag and is rethrown to the caller after the join.
 #pragma once
 
@@ -17,7 +18,7 @@
 #include "common/aligned.h"
 #include "common/cpu.h"
 #include "nn/network.h"
-#include "train/actor_learner.h"
+#include "train/learner.h"
 #include "train/env.h"
 #include "train/hogwild.h"
 
@@ -53,6 +54,11 @@ struct TrainOptions {
   // the training time of earlier runs (resume), so the schedule continues like the step count.
   double lr_anneal_seconds = kUnsetReal;
   double start_seconds = kUnsetReal;
+  Method method = Method::kUnset;
+  // Value-based methods: the target network is refreshed every target_update_steps global
+  // agent steps; epsilon anneals over the first epsilon_anneal_steps (train/q_learner.h).
+  std::int64_t target_update_steps = kUnsetCount;
+  std::int64_t epsilon_anneal_steps = kUnsetCount;
   int t_max = kUnsetCount;
   float gamma = kUnsetFloat;
   float lr = kUnsetFloat;
@@ -77,8 +83,13 @@ struct TrainOptions {
 // invalid: ..."). Called by Pool's constructor; callable before, to fail early.
 void validate_train_options(const TrainOptions& opt);
 
-// The actor-learner's share of the options (train/actor_learner.h).
+// The learners' share of the options (train/learner.h).
 LearnerOptions learner_options(const TrainOptions& opt);
+
+// The learner of opt.method for one worker (ActorLearner or QLearner; `target` is required by,
+// and only by, the value-based methods). seed/stream seed its action sampler.
+std::unique_ptr<Learner> make_learner(const Network& net, Env& env, const TrainOptions& opt, SharedParams& shared,
+                                      SharedTarget* target, std::uint64_t stream);
 
 constexpr int kStalenessBins = 64;  // bins 0..62 exact, 63 = "63 or more"
 
@@ -99,12 +110,19 @@ struct WorkerStats {
   double staleness_sum = 0;
   std::int64_t gil_wait_ns = 0, env_call_ns = 0, env_call_cpu_ns = 0;
   std::int64_t env_ns = 0, net_ns = 0, update_ns = 0;
+  // Value-based methods: mean epsilon of each worker's envs now (collect(): one per worker),
+  // and max_a Q(s_t, a) summed over the acting steps (cumulative).
+  std::vector<double> epsilons;
+  double max_q_sum = 0;
+  std::int64_t max_q_count = 0;
   std::vector<EpisodeRecord> episodes;  // since the last drain
 };
 
 class Pool {
  public:
-  Pool(const Network& net, SharedParams& shared, std::vector<Env*> envs, TrainOptions opt);
+  // `target`: the shared target network of a value-based method (null for A3C).
+  Pool(const Network& net, SharedParams& shared, std::vector<Env*> envs, TrainOptions opt,
+       SharedTarget* target = nullptr);
   ~Pool();  // stops and joins
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
@@ -142,6 +160,7 @@ class Pool {
 
   const Network& net_;
   SharedParams& shared_;
+  SharedTarget* target_;
   std::vector<Env*> envs_;
   TrainOptions opt_;
   std::unique_ptr<Worker[]> workers_;

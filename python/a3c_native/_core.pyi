@@ -125,6 +125,22 @@ class LossReduction:
     @property
     def value(self) -> int: ...
 
+class Method:
+    """A3CConfig.method."""
+
+    a3c: ClassVar[Method]
+    one_step_q: ClassVar[Method]
+    one_step_sarsa: ClassVar[Method]
+    n_step_q: ClassVar[Method]
+    __members__: ClassVar[dict[str, Method]]
+    def __init__(self, value: int) -> None: ...
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+
 class UpdateMode:
     """A3CConfig.update."""
 
@@ -151,6 +167,9 @@ class TrainOptions:
     max_seconds: float
     lr_anneal_seconds: float
     start_seconds: float
+    method: Method
+    target_update_steps: int
+    epsilon_anneal_steps: int
     t_max: int
     gamma: float
     lr: float
@@ -227,6 +246,12 @@ class RunStats:
     @property
     def entropy(self) -> float: ...
     @property
+    def epsilons(self) -> list[float]: ...  # value-based methods: each worker's mean epsilon
+    @property
+    def mean_max_q(self) -> float: ...  # value-based methods: mean max_a Q over acting steps
+    @property
+    def target_refreshes(self) -> int: ...  # value-based methods: in this run
+    @property
     def stopped_by_callback(self) -> bool: ...
     @property
     def interrupted(self) -> bool: ...
@@ -245,11 +270,16 @@ def probe_rollout(
     env: Any,
     options: TrainOptions,
     rollouts: int = 1,
+    target: NDArray[np.float32] | None = None,
+    global_step: int = 0,
 ) -> dict[str, Any]:
-    """Runs `rollouts` rollouts of one actor-learner from `params` on `env` and returns the
-    last one's record: obs/actions/rewards/terminals/returns/values [T, k, ...], next_obs
-    [k, ...], grad [P], the loss terms and the games that ended; recurrent archs also
-    state_h0/state_c0 (the state entering that rollout) and state_h/state_c (after it), [k, H]."""
+    """Runs `rollouts` rollouts of one learner (options.method's) from `params` on `env` and
+    returns the last one's record: obs/actions/rewards/terminals/returns/values [T, k, ...],
+    next_obs [k, ...], grad [P], the loss terms and the games that ended; recurrent archs also
+    state_h0/state_c0 (the state entering that rollout) and state_h/state_c (after it), [k, H].
+    Value-based methods: targets [T, k] and q [T, k, A] instead of returns and values, the
+    envs' epsilons and final_epsilons at `global_step`, Sarsa's next_actions [k]; `target` is
+    theta^- (default: params)."""
 
 class Trainer:
     def __init__(
@@ -258,6 +288,7 @@ class Trainer:
         params: NDArray[np.float32],
         rms: NDArray[np.float32] | None,
         options: TrainOptions,
+        target: NDArray[np.float32] | None = None,
     ) -> None: ...
     def run(
         self,
@@ -268,6 +299,8 @@ class Trainer:
     def state(self) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """(params, rms): copies of the shared parameters and RMSProp statistics, read in one
         call (one state under update='locked'; a Hogwild read during a hogwild run)."""
+    def target_params(self) -> NDArray[np.float32] | None:
+        """A copy of the shared target network (value-based methods), None for a3c."""
     def request_stop(self) -> None:
         """Stop the run as a budget would (safe from a signal handler; never blocks)."""
     @property

@@ -8,11 +8,14 @@ Format (version 1): an uncompressed NumPy ``.npz`` (a zip of ``.npy`` members), 
 object dtypes are refused (a file from a stranger cannot run code), and an array's data is
 read only once its dtype, shape and size agree with the network the metadata describes and
 with the zip directory (a forged header cannot make it allocate terabytes):
-    meta    uint8 [M]   UTF-8 JSON: format, format_version, package_version, arch, obs_shape,
-                        num_actions, hidden, layout_sha256, step, seconds, episodes, config,
-                        created, system, and sha256 + dtype + shape of every array below
+    meta    uint8 [M]   UTF-8 JSON: format, format_version, package_version, arch, head,
+                        obs_shape, num_actions, hidden, layout_sha256, step, seconds, episodes,
+                        config, created, system, and sha256 + dtype + shape of every array below
     params  float32 [P] the shared parameters in the network's flat layout
     rms     float32 [P] the shared RMSProp statistics (absent: fresh statistics on resume)
+    target  float32 [P] the value-based methods' shared target network (absent: for A3C; a
+                        value-based run resumed without it starts its target from params)
+A file without "head" (written before the value-based methods) is a "policy_value" network.
 Loading re-checks everything and raises CheckpointError ("stored X, expected Y").
 """
 
@@ -52,7 +55,7 @@ __all__ = [
 
 FORMAT = "a3c_native.checkpoint"
 FORMAT_VERSION = 1
-_ARRAYS = ("params", "rms")
+_ARRAYS = ("params", "rms", "target")
 
 
 def layout_hash(net: Network) -> str:
@@ -89,10 +92,14 @@ class Checkpoint:
     format_version: int = FORMAT_VERSION
     meta: dict[str, Any] = field(default_factory=dict)
     """The whole JSON metadata (including created time and system info)."""
+    head: str = "policy_value"
+    """'policy_value' (A3C) or 'q' (the value-based methods)."""
+    target: np.ndarray | None = None
+    """The value-based methods' shared target network, float32 [P] (None: not stored)."""
 
     def network(self) -> Network:
         """The network these parameters belong to."""
-        return Network(self.arch, self.obs_shape, self.num_actions, hidden=self.hidden)
+        return Network(self.arch, self.obs_shape, self.num_actions, hidden=self.hidden, head=self.head)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,6 +176,7 @@ def save_checkpoint(
     config: Any = None,
     seconds: float = 0.0,
     episodes: int = 0,
+    target: np.ndarray | None = None,
 ) -> Path:
     """Save a checkpoint atomically (see the module docstring for the format).
 
@@ -180,6 +188,8 @@ def save_checkpoint(
         step: global agent step count reached (the learning-rate schedule resumes there).
         config: the run's :class:`A3CConfig` (or its ``to_dict()``), stored as JSON.
         seconds, episodes: training wall time and games finished so far.
+        target: float32 [network.num_params] shared target network of a value-based method
+            (None: not stored).
 
     Returns the path written. The previous file at `path`, if any, stays intact until the new
     one is complete on disk.
@@ -190,6 +200,8 @@ def save_checkpoint(
     arrays = {"params": _as_vector("params", params, n)}
     if rms is not None:
         arrays["rms"] = _as_vector("rms", rms, n)
+    if target is not None:
+        arrays["target"] = _as_vector("target", target, n)
     if config is not None and not isinstance(config, Mapping):
         config = config.to_dict()
     meta = {
@@ -197,6 +209,7 @@ def save_checkpoint(
         "format_version": FORMAT_VERSION,
         "package_version": __version__,
         "arch": network.arch,
+        "head": network.head,
         "obs_shape": list(network.obs_shape),
         "num_actions": int(network.num_actions),
         "hidden": list(network.hidden or (64, 64)),
@@ -407,6 +420,7 @@ def load_checkpoint(
             stored_actions = int(meta["num_actions"])
             hidden = tuple(int(h) for h in meta["hidden"])
             step = int(meta["step"])
+            head = str(meta.get("head", "policy_value"))
         except (KeyError, TypeError, ValueError) as e:
             raise _fail(path, f"corrupt metadata (missing or invalid {e})") from None
         if "params" not in specs:
@@ -415,7 +429,7 @@ def load_checkpoint(
         _check_equal(path, "num_actions", stored_actions, num_actions)
         _check_equal(path, "obs_shape", stored_obs, None if obs_shape is None else tuple(obs_shape))
         try:
-            net = Network(stored_arch, stored_obs, stored_actions, hidden=hidden)
+            net = Network(stored_arch, stored_obs, stored_actions, hidden=hidden, head=head)
         except (TypeError, ValueError) as e:
             raise _fail(path, f"describes a network this build cannot make ({e})") from None
         arrays: dict[str, np.ndarray] = {}
@@ -444,4 +458,6 @@ def load_checkpoint(
         package_version=str(meta.get("package_version", "")),
         format_version=version,
         meta=meta,
+        head=head,
+        target=arrays.get("target"),
     )

@@ -30,7 +30,7 @@ import gymnasium.error
 
 from ._core import __version__
 from .checkpoint import load_checkpoint
-from .config import ARCHS, A3CConfig
+from .config import ARCHS, METHODS, A3CConfig
 from .errors import CheckpointError, ConfigError, EnvError
 from .games import env_fn_from_saved, resolve_env
 from .presets import Sources, changed_fields, resolve_sources
@@ -110,6 +110,11 @@ def resolve_config(
     return A3CConfig.from_dict(src.fields, env_fn=src.env_fn), src
 
 
+def _net_and_method(cfg: A3CConfig) -> str:
+    """'a3c' for the default method, 'n_step_q a3c' (method, then arch) for the others."""
+    return cfg.arch if cfg.method == "a3c" else f"{cfg.method} {cfg.arch}"
+
+
 def _log_config(cfg: A3CConfig, src: Sources) -> None:
     """Two lines before a run: its sources, lowest first, and what they changed."""
     log.info("config: %s", " < ".join(["A3CConfig defaults", *src.applied]))
@@ -125,6 +130,14 @@ _preset_option = click.option(
     help="A named set of A3CConfig fields shipped with the package, above the env's family "
     "preset (atari, classic_control) and below --config and --set (a2c: one learner thread, "
     "16 envs on every core).",
+)
+
+_method_option = click.option(
+    "--method",
+    "-m",
+    type=click.Choice(list(METHODS)),
+    help="The paper's method [default: a3c]; one_step_q, one_step_sarsa and n_step_q learn "
+    "action values with a shared target network and epsilon-greedy exploration.",
 )
 
 _envs_option = click.option(
@@ -143,6 +156,7 @@ _envs_option = click.option(
     "--threads", "-t", type=click.IntRange(min=1), help="Actor-learner threads [default: 2]."
 )
 @_envs_option
+@_method_option
 @_preset_option
 @click.option(
     "--steps",
@@ -200,7 +214,7 @@ _envs_option = click.option(
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.pass_context
 def train(ctx: click.Context, game: str | None, threads: int | None, envs_per_thread: int | None,
-          preset: str | None, steps: int | None, minutes: float | None,
+          method: str | None, preset: str | None, steps: int | None, minutes: float | None,
           out: Path | None, config_file: Path | None, sets: tuple[str, ...], resume: Path | None,
           arch: str | None, seed: int | None, lr: float | None, checkpoint_minutes: float | None,
           quiet: bool) -> None:  # fmt: skip
@@ -220,6 +234,7 @@ def train(ctx: click.Context, game: str | None, threads: int | None, envs_per_th
     overrides = {
         "threads": threads,
         "envs_per_thread": envs_per_thread,
+        "method": method,
         "total_steps": steps,
         "max_seconds": minutes * 60 if minutes is not None else None,
         "run_dir": str(out) if out is not None else None,
@@ -235,8 +250,8 @@ def train(ctx: click.Context, game: str | None, threads: int | None, envs_per_th
     _log_config(cfg, src)
     what = cfg.to_dict()["env_fn"] or cfg.game
     verb = f"resuming {resume} on" if resume else "training"
-    log.info("%s %s: %s, %d threads x %d envs, %s steps -> %s", verb, what, cfg.arch, cfg.threads,
-             cfg.envs_per_thread, f"{cfg.total_steps:,}", cfg.run_dir)  # fmt: skip
+    log.info("%s %s: %s, %d threads x %d envs, %s steps -> %s", verb, what, _net_and_method(cfg),
+             cfg.threads, cfg.envs_per_thread, f"{cfg.total_steps:,}", cfg.run_dir)  # fmt: skip
     try:
         result = run_training(cfg, resume=resume, progress_bar=not quiet)
     finally:
@@ -293,6 +308,7 @@ def train(ctx: click.Context, game: str | None, threads: int | None, envs_per_th
 )
 @click.option("--threads", "-t", type=click.IntRange(min=1), help="Actor-learner threads [default: 2].")
 @_envs_option
+@_method_option
 @_preset_option
 @click.option("--steps", type=click.IntRange(min=1), help="A3CConfig.total_steps (the lr schedule).")
 @click.option("--seed", type=click.IntRange(min=0), help="Run seed [default: 0].")
@@ -305,8 +321,8 @@ def train(ctx: click.Context, game: str | None, threads: int | None, envs_per_th
 )
 @click.option("--set", "-s", "sets", multiple=True, metavar="KEY=VALUE", help="Override any A3CConfig field.")
 def learn(game: str, minutes: float, eval_every: float, eval_episodes: int, target: float | None,
-          out: Path | None, threads: int | None, envs_per_thread: int | None, preset: str | None,
-          steps: int | None, seed: int | None, config_file: Path | None,
+          out: Path | None, threads: int | None, envs_per_thread: int | None, method: str | None,
+          preset: str | None, steps: int | None, seed: int | None, config_file: Path | None,
           sets: tuple[str, ...]) -> None:  # fmt: skip
     """The learning benchmark: train GAME for --minutes, evaluating the checkpoint every
     --eval-every minutes; write eval.csv and learning_curve.png beside the run's logs.
@@ -316,15 +332,15 @@ def learn(game: str, minutes: float, eval_every: float, eval_episodes: int, targ
     """
     from .learning import learn as run_learning
 
-    overrides = {"threads": threads, "envs_per_thread": envs_per_thread, "total_steps": steps, "seed": seed,
-                 "run_dir": str(out) if out is not None else None}  # fmt: skip
+    overrides = {"threads": threads, "envs_per_thread": envs_per_thread, "method": method,
+                 "total_steps": steps, "seed": seed, "run_dir": str(out) if out is not None else None}  # fmt: skip
     cfg, src = resolve_config(game, config_file=config_file, preset=preset, sets=sets,
                               overrides=overrides)  # fmt: skip
     _log_config(cfg, src)
     if target is None and cfg.env_fn is None and cfg.game == "pong":
         target = 18.0
     log.info("learning %s for %g min: %s, %d threads x %d envs -> %s",
-             cfg.to_dict()["env_fn"] or cfg.game, minutes, cfg.arch, cfg.threads,
+             cfg.to_dict()["env_fn"] or cfg.game, minutes, _net_and_method(cfg), cfg.threads,
              cfg.envs_per_thread, cfg.run_dir)  # fmt: skip
     report = run_learning(cfg, minutes=minutes, eval_every_minutes=eval_every,
                           eval_episodes=eval_episodes, target=target, log=click.echo)  # fmt: skip

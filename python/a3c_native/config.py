@@ -15,13 +15,24 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
-from a3c_native.archs import ARCHS, RECURRENT_ARCHS, VECTOR_ARCHS
+from a3c_native.archs import ARCHS, METHODS, RECURRENT_ARCHS, VALUE_BASED_METHODS, VECTOR_ARCHS
 from a3c_native.errors import ConfigError
 
-__all__ = ["ARCHS", "EPS_PLACEMENTS", "LOSS_REDUCTIONS", "RECURRENT_ARCHS", "UPDATES", "VECTOR_ARCHS", "A3CConfig"]
+__all__ = [
+    "ARCHS",
+    "EPS_PLACEMENTS",
+    "LOSS_REDUCTIONS",
+    "METHODS",
+    "RECURRENT_ARCHS",
+    "UPDATES",
+    "VALUE_BASED_METHODS",
+    "VECTOR_ARCHS",
+    "A3CConfig",
+]
 
 
 UPDATES = ("hogwild", "locked")
+
 LOSS_REDUCTIONS = ("sum", "mean")
 EPS_PLACEMENTS = ("inside", "outside")
 _MAX_SEED = 2**63 - 1  # fits the core's int64/uint64 seed
@@ -91,6 +102,20 @@ class A3CConfig:
     machine's speed (None: the schedule follows total_steps only)."""
 
     # --- algorithm (Mnih et al. 2016, Algorithm S3 and Section 8) -----------------------------
+    method: str = "a3c"
+    """The paper's method: 'a3c' (actor-critic, Algorithm S3), or a value-based one with a head
+    of |A| action values and a shared target network (Algorithms 1 and S2): 'one_step_q',
+    'one_step_sarsa', 'n_step_q'. The value-based methods explore epsilon-greedily and ignore
+    entropy_beta and value_coef; they need a feed-forward arch (README, "The four methods")."""
+    target_update_steps: int = 10_000
+    """Value-based methods: the shared target network is refreshed from the parameters every
+    this many global agent steps, by whichever worker crosses the boundary (paper: 40,000
+    frames = 10,000 agent steps at frame_skip 4)."""
+    epsilon_anneal_steps: int = 1_000_000
+    """Value-based methods: each env's exploration epsilon anneals linearly from 1 to its final
+    value (0.1, 0.01 or 0.5, drawn with probabilities 0.4, 0.3, 0.3) over this many global
+    agent steps (paper: 4 M frames = 1 M agent steps). Deviation from Mnih et al. 2016: drawn
+    per environment, not per thread."""
     t_max: int = 5
     """Rollout length n of the n-step returns (paper: 5). With 8 games per actor-learner a
     rollout is 40 samples; t_max 20 (the default of one game per worker) makes 4x fewer
@@ -179,6 +204,7 @@ class A3CConfig:
     def __post_init__(self) -> None:
         self._check_choice("arch", ARCHS)
         self._check_choice("update", UPDATES)
+        self._check_choice("method", METHODS)
         self._check_choice("loss_reduction", LOSS_REDUCTIONS)
         self._check_choice("rmsprop_eps_placement", EPS_PLACEMENTS)
         self._check_hidden()
@@ -187,6 +213,8 @@ class A3CConfig:
         self._check_int("env_threads", 0, 1024)
         self._check_int("total_steps", 1)
         self._check_int("t_max", 1)
+        self._check_int("target_update_steps", 1)
+        self._check_int("epsilon_anneal_steps", 0)
         self._check_int("seed", 0, _MAX_SEED)
         self._check_int("frame_skip", 1)
         self._check_int("frame_stack", 1, 64)
@@ -213,6 +241,12 @@ class A3CConfig:
         self._check_bool("episodic_life")
         self._check_bool("pin_threads")
         self._check_env()
+        if self.method in VALUE_BASED_METHODS and self.arch in RECURRENT_ARCHS:
+            raise self._fail(
+                "arch",
+                f"the value-based method {self.method!r} needs a feed-forward arch ('a3c', 'nature', "
+                "'mlp'); the recurrent archs are for method='a3c'",
+            )
 
     # --- derived values -----------------------------------------------------------------------
     @property
@@ -235,7 +269,7 @@ class A3CConfig:
         with `fields` on top: ``A3CConfig.from_preset("a2c", game="breakout")``."""
         from a3c_native.presets import load_preset
 
-        return cls(**{**load_preset(name), **fields})
+        return cls(**{**load_preset(name, method=fields.get("method")), **fields})
 
     @classmethod
     def for_env(cls, env: str | Callable[..., Any], /, **fields: Any) -> A3CConfig:
@@ -250,7 +284,7 @@ class A3CConfig:
         """
         from a3c_native.presets import env_fields
 
-        return cls(**{**env_fields(env), **fields})
+        return cls(**{**env_fields(env, fields), **fields})
 
     @classmethod
     def from_dict(

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .checkpoint import Checkpoint, load_checkpoint
+from .config import VALUE_BASED_METHODS
 from .envs import AtariEnv, GymEnv, derive_seed
 from .errors import CheckpointError, ConfigError
 from .games import resolve_game
@@ -108,8 +109,9 @@ def resolve_policy(
         env = GymEnv(env_fn, seed=0) if env_fn is not None else AtariEnv(game, seed=0, frame_stack=stack)  # type: ignore[arg-type]
         with env:
             hidden = tuple(config.get("hidden", (64, 64)))
+            head = "q" if config.get("method", "a3c") in VALUE_BASED_METHODS else "policy_value"
             network = Network(
-                config.get("arch", "a3c"), env.obs_shape, env.num_actions, hidden=hidden
+                config.get("arch", "a3c"), env.obs_shape, env.num_actions, hidden=hidden, head=head
             )
     params = source.params if isinstance(source, TrainResult) else source
     policy = Policy(
@@ -225,7 +227,9 @@ def evaluate(
         greedy: False (default) samples actions from the policy, as during training; True takes
             the argmax. Sampling is the default because it is the policy A3C learns (its
             entropy bonus keeps it stochastic) and a deterministic policy can get stuck forever
-            in some games (e.g. never pressing FIRE after a lost life in Breakout).
+            in some games (e.g. never pressing FIRE after a lost life in Breakout). A
+            value-based policy (method one_step_q, one_step_sarsa, n_step_q) "samples"
+            epsilon-greedily with epsilon 0.05 (policy.EVAL_EPSILON, the DQN protocol's).
         noop_max: each game starts with 0..noop_max-1 no-ops (Mnih et al. 2015/2016's "no-op
             starts" evaluation uses up to 30). Atari only.
         max_episode_steps: time limit per game. Atari: EMULATOR FRAMES, as

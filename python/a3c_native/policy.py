@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 
     SeedLike = int | Sequence[int] | np.random.SeedSequence | None
 
-__all__ = ["GamePlayer", "Policy"]
+__all__ = ["EVAL_EPSILON", "GamePlayer", "Policy"]
+
+
+EVAL_EPSILON = 0.05
+"""The exploration epsilon of value-based policies when they act (the DQN evaluation protocol)."""
 
 
 class Policy:
@@ -82,6 +86,13 @@ class Policy:
     For a batch ``[N, *obs_shape]`` the state is ``(h, c)``, float32 ``[N, state_size]`` each;
     ``probabilities`` and ``value`` take the same ``state=`` and do not advance it.
 
+    Value-based policies (a network with ``head="q"``, trained with ``method="one_step_q"``,
+    ``"one_step_sarsa"`` or ``"n_step_q"``) act epsilon-greedily on their action values:
+    ``act(obs)`` takes a uniformly random action with probability :attr:`epsilon` (default
+    ``EVAL_EPSILON`` = 0.05, the DQN evaluation protocol's) and the argmax otherwise;
+    ``deterministic=True`` is the argmax; ``value`` is ``max_a Q(s, a)`` and ``q_values`` the
+    whole row.
+
     Args:
         network: the :class:`Network` the parameters belong to.
         params: float32 ``[network.num_params]`` parameter vector (not copied: do not modify
@@ -92,6 +103,7 @@ class Policy:
             state) at a lost life; evaluate() then zeroes a recurrent policy's state there too.
         seed: seeds :attr:`rng`, the generator ``act`` samples with (anything
             ``numpy.random.default_rng`` takes; None for fresh OS entropy).
+        epsilon: value-based policies: the probability of a random action in ``act``.
     """
 
     def __init__(
@@ -103,6 +115,7 @@ class Policy:
         frame_skip: int = 4,
         episodic_life: bool = True,
         seed: SeedLike = 0,
+        epsilon: float = EVAL_EPSILON,
     ) -> None:
         if not isinstance(network, Network):
             msg = f"Policy(network=...) must be an a3c_native.Network, got {type(network).__name__}"
@@ -121,8 +134,8 @@ class Policy:
                 f"params must be float32 of shape ({network.num_params},) for {network}, got {got}"
             )
             raise ValueError(msg)
-        if network.head != "policy_value":
-            msg = f"Policy needs a network with policy and value heads, got head={network.head!r}"
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not 0.0 <= epsilon <= 1.0:
+            msg = f"Policy(epsilon={epsilon!r}) is invalid: must be a number in [0, 1]"
             raise ValueError(msg)
         if isinstance(frame_skip, bool) or not isinstance(frame_skip, int) or frame_skip < 1:
             msg = f"Policy(frame_skip={frame_skip!r}) is invalid: must be an integer >= 1"
@@ -132,6 +145,7 @@ class Policy:
         self.game = game
         self.frame_skip = frame_skip
         self.episodic_life = bool(episodic_life)
+        self.epsilon = float(epsilon)
         self.rng: np.random.Generator = np.random.default_rng(seed)
         """The generator ``act`` samples with when no ``rng=`` is given (replaceable)."""
 
@@ -173,6 +187,10 @@ class Policy:
     recurrent = property(
         lambda self: self.network.recurrent, doc="True for the LSTM archs (act takes a state)."
     )
+    value_based = property(
+        lambda self: self.network.head == "q",
+        doc="True for the value-based methods' networks (act is epsilon-greedy on Q).",
+    )
 
     def initial_state(self, n: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """The zero state ``(h, c)`` of ``n`` games (what ``state=None`` means)."""
@@ -199,6 +217,12 @@ class Policy:
         logits, _, single, new_state = self._forward(obs, state)
         if deterministic:
             actions = np.argmax(logits, axis=1).astype(np.int64)
+        elif self.value_based:
+            # Two draws per observation in batch order (u: explore?, v: which action), so a
+            # batch draws what N single calls would.
+            uv = (self.rng if rng is None else rng).random((len(logits), 2))
+            random_actions = np.minimum((uv[:, 1] * self.num_actions).astype(np.int64), self.num_actions - 1)
+            actions = np.where(uv[:, 0] < self.epsilon, random_actions, np.argmax(logits, axis=1)).astype(np.int64)
         else:
             z = logits.astype(np.float64)
             cdf = np.cumsum(np.exp(z - z.max(axis=1, keepdims=True)), axis=1)
@@ -211,8 +235,12 @@ class Policy:
 
     def probabilities(self, obs: Any, *, state: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """Action probabilities (softmax of the logits, float64): ``[A]`` for one observation,
-        ``[N, A]`` for a batch."""
+        ``[N, A]`` for a batch. Value-based policies: the epsilon-greedy distribution of ``act``."""
         logits, _, single, _ = self._forward(obs, state)
+        if self.value_based:
+            p = np.full(logits.shape, self.epsilon / self.num_actions)
+            p[np.arange(len(p)), np.argmax(logits, axis=1)] += 1.0 - self.epsilon
+            return p[0] if single else p
         z = logits.astype(np.float64)
         p = np.exp(z - z.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
@@ -221,9 +249,17 @@ class Policy:
     def value(self, obs: Any, *, state: tuple[np.ndarray, np.ndarray] | None = None) -> float | np.ndarray:
         """The critic's state value V(s): a ``float`` for one observation, float32 ``[N]`` for
         a batch: the discounted return it predicts, in the (clipped, ``reward_clip``) rewards
-        it learned from, not in game score."""
+        it learned from, not in game score. Value-based policies: ``max_a Q(s, a)``."""
         _, values, single, _ = self._forward(obs, state)
         return float(values[0]) if single else values
+
+    def q_values(self, obs: Any) -> np.ndarray:
+        """Value-based policies: the action values Q(s, .), float32 ``[A]`` or ``[N, A]``."""
+        if not self.value_based:
+            msg = f"q_values() needs a value-based policy (head='q'), this one has head={self.network.head!r}"
+            raise ValueError(msg)
+        q, _, single, _ = self._forward(obs, None)
+        return q[0] if single else q
 
     # -----------------------------------------------------------------------------------------
 
@@ -235,6 +271,9 @@ class Policy:
         batch, single = self._as_batch(obs)
         if len(batch) == 0:
             return np.empty((0, self.num_actions), np.float32), np.empty(0, np.float32), False, state
+        if self.value_based:
+            q = self.network.forward(self.params, batch)
+            return q, q.max(axis=1), single, None
         if not self.recurrent:
             logits, values = self.network.forward(self.params, batch)
             return logits, values, single, None

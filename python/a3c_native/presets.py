@@ -34,6 +34,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .archs import VALUE_BASED_METHODS
 from .errors import ConfigError
 from .games import env_fn_from_saved, resolve_env
 from .rundir import run_dir_of
@@ -106,13 +107,24 @@ def preset_names() -> list[str]:
     return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
-def load_preset(name: str) -> dict[str, Any]:
-    """The fields of preset `name`; ConfigError listing the presets if there is none such."""
+VALUE_BASED_TABLE = "value_based"
+"""A preset's table of the fields that apply only when the run's method is value-based."""
+
+
+def load_preset(name: str, method: str | None = None) -> dict[str, Any]:
+    """The fields of preset `name` for a run of `method`: its top-level fields, and, when
+    `method` is a value-based one, its ``[value_based]`` table's on top (the settings measured
+    for those methods on the family's envs). ConfigError listing the presets if there is none
+    such."""
     names = preset_names()
     if name not in names:
         raise ConfigError(f"unknown preset {name!r}; the presets are: {', '.join(names)}")
     text = (resources.files("a3c_native") / "presets" / f"{name}.toml").read_text()
-    return _toml().loads(text)
+    fields = _toml().loads(text)
+    value_based = fields.pop(VALUE_BASED_TABLE, {})
+    if method in VALUE_BASED_METHODS:
+        fields.update(value_based)
+    return fields
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,10 +150,11 @@ def family_of(game: str | None, env_fn: Callable[..., Any] | None) -> tuple[str,
     return "classic_control", f"{name}: vector observations {shape}"
 
 
-def env_fields(env: str | Callable[..., Any]) -> dict[str, Any]:
-    """The fields `A3CConfig.for_env(env)` starts from: the env (``game`` for an ALE game;
-    ``env_fn`` = GymMake(id) and ``game`` = id for a gymnasium id; ``env_fn`` for a callable)
-    over its family preset."""
+def env_fields(env: str | Callable[..., Any], fields: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The fields `A3CConfig.for_env(env, **fields)` starts from: the env (``game`` for an ALE
+    game; ``env_fn`` = GymMake(id) and ``game`` = id for a gymnasium id; ``env_fn`` for a
+    callable) over its family preset (for ``fields``' method)."""
+    fields = fields or {}
     if isinstance(env, str):
         game, env_fn = resolve_env(env)
     elif callable(env):
@@ -150,7 +163,7 @@ def env_fields(env: str | Callable[..., Any]) -> dict[str, Any]:
         msg = f"A3CConfig.for_env({env!r}): pass a game or gymnasium id (str) or an env factory"
         raise ConfigError(msg)
     family, _ = family_of(game, env_fn)
-    d = load_preset(family)
+    d = load_preset(family, method=fields.get("method"))
     if game is not None:
         d["game"] = game
     if env_fn is not None:
@@ -234,8 +247,10 @@ def resolve_sources(
     family = None
     if resume is None:
         family, why = family_of(d.get("game"), env_fn)
-        d = {**load_preset(family), **d}
-        applied.insert(0, f"preset {family} ({why})")
+        method = d.get("method")
+        d = {**load_preset(family, method=method), **d}
+        table = f" with its [{VALUE_BASED_TABLE}] table" if method in VALUE_BASED_METHODS else ""
+        applied.insert(0, f"preset {family}{table} ({why})")
     return Sources(fields=d, env_fn=env_fn, family=family, applied=applied)
 
 

@@ -50,6 +50,12 @@ class Progress:
     skipped_updates: int
     staleness_mean: float
     """Mean number of other workers' updates between a worker's snapshot and its update."""
+    epsilons: tuple[float, ...] = ()
+    """Value-based methods: each worker's mean exploration epsilon now (() for A3C)."""
+    mean_max_q: float | None = None
+    """Value-based methods: mean of max_a Q(s_t, a) over the acting steps of this run so far."""
+    target_refreshes: int = 0
+    """Value-based methods: target-network refreshes in this run."""
 
 
 @dataclass
@@ -84,6 +90,10 @@ class TrainResult:
     GIL released while it emulates)."""
     config: dict[str, Any] = field(default_factory=dict)
     """The resolved configuration (A3CConfig.to_dict())."""
+    target_params: np.ndarray | None = None
+    """Value-based methods: the final shared target network (None for A3C)."""
+    target_refreshes: int = 0
+    """Value-based methods: target-network refreshes in this run."""
 
     def mean_score(self, last: int = 10) -> float | None:
         """Mean score of the last ``last`` games (None if there were none)."""

@@ -4,7 +4,8 @@ Everything here runs on the main thread from train()'s progress callback, once p
 ``log_interval_seconds``: short and rare work, because every worker needs the GIL for each
 env step (DESIGN.md, "the GIL convoy"). Writes episodes.csv (its format: rundir.py) and, in
 tb/, the TensorBoard scalars episode/score, episode/length (x = step), train/policy_loss,
-train/value_loss, train/entropy, train/lr and perf/steps_per_sec (tfevents.py, no
+train/value_loss, train/entropy, train/lr and perf/steps_per_sec, and for the value-based
+methods q/mean_max_q, q/epsilon_worker<i> and q/target_refreshes (tfevents.py, no
 tensorboardX or torch). Not here: checkpoints (checkpoint.py, train.py), file names and
 formats (rundir.py).
 """
@@ -90,6 +91,7 @@ class Telemetry:
                 ("train/entropy", p.entropy),
                 ("train/lr", p.lr),
                 ("perf/steps_per_sec", p.steps_per_sec),
+                *_value_based_scalars(p),
             ):
                 self._tb.add_scalar(tag, value, p.steps)
             self._tb.flush()  # TensorBoard sees each update live; a few hundred bytes
@@ -150,6 +152,16 @@ class Telemetry:
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+
+
+def _value_based_scalars(p: Progress) -> list[tuple[str, float]]:
+    if not p.epsilons:
+        return []
+    out = [(f"q/epsilon_worker{i}", e) for i, e in enumerate(p.epsilons)]
+    out.append(("q/target_refreshes", float(p.target_refreshes)))
+    if p.mean_max_q is not None:
+        out.append(("q/mean_max_q", p.mean_max_q))
+    return out
 
 
 def _hms(seconds: float) -> str:

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import _core
 from .checkpoint import Checkpoint, load_checkpoint, remove_stale_temp_files, save_checkpoint
-from .config import VECTOR_ARCHS, A3CConfig
+from .config import VALUE_BASED_METHODS, VECTOR_ARCHS, A3CConfig
 from .envs import make_worker_envs
 from .errors import CheckpointError, ConfigError
 from .games import canonical_env_fn_name
@@ -59,7 +59,12 @@ def make_network(cfg: A3CConfig, obs_shape: tuple[int, ...], obs_dtype: np.dtype
             f"gives {obs_dtype} {obs_shape}; use arch='mlp' (or 'mlp_lstm') for vector observations"
         )
         raise ConfigError(msg)
-    return Network(cfg.arch, obs_shape, num_actions, hidden=cfg.hidden)
+    return Network(cfg.arch, obs_shape, num_actions, hidden=cfg.hidden, head=head_of(cfg.method))
+
+
+def head_of(method: str) -> str:
+    """The network head a method learns: action values for the value-based methods."""
+    return "q" if method in VALUE_BASED_METHODS else "policy_value"
 
 
 def _episodes(raw: list[_core.Episode]) -> list[EpisodeRecord]:
@@ -99,6 +104,12 @@ def check_resumable(ckpt: Checkpoint, cfg: A3CConfig, path: str | os.PathLike[st
 
     if ckpt.arch != cfg.arch:
         raise fail(f"stored arch {ckpt.arch!r}, expected {cfg.arch!r} (A3CConfig.arch)")
+    if ckpt.head != head_of(cfg.method):
+        stored_method = ckpt.config.get("method", "a3c") if ckpt.config else "?"
+        raise fail(
+            f"stored head {ckpt.head!r} (method {stored_method!r}), expected {head_of(cfg.method)!r} "
+            f"(A3CConfig.method={cfg.method!r})"
+        )
     if cfg.arch in VECTOR_ARCHS and tuple(ckpt.hidden) != tuple(cfg.hidden):
         raise fail(f"stored hidden {tuple(ckpt.hidden)}, expected {cfg.hidden} (A3CConfig.hidden)")
     if ckpt.config:
@@ -234,7 +245,15 @@ class _RunDir:
         )
         return by_steps or by_time
 
-    def save(self, params: np.ndarray, rms: np.ndarray, steps: int, seconds: float, episodes: int) -> None:
+    def save(
+        self,
+        params: np.ndarray,
+        rms: np.ndarray,
+        target: np.ndarray | None,
+        steps: int,
+        seconds: float,
+        episodes: int,
+    ) -> None:
         save_checkpoint(
             self.checkpoint,
             self.net,
@@ -244,6 +263,7 @@ class _RunDir:
             config=self.cfg,
             seconds=self.seconds_offset + seconds,
             episodes=self.episodes_offset + episodes,
+            target=target,
         )
         self.last_step = steps
         self.last_time = time.monotonic()
@@ -329,7 +349,12 @@ def train(
         if params is None:
             params = net.init_params(cfg.seed)
         options = native_options(cfg, start_step=start_step, start_seconds=start_seconds)
-        trainer = _core.Trainer(net._core, params, rms, options)
+        target = ckpt.target if ckpt is not None else None
+        trainer = _core.Trainer(net._core, params, rms, options, target)
+
+        def state() -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+            return (*trainer.state(), trainer.target_params())
+
         run_dir = _RunDir(cfg, net, ckpt, start_step) if cfg.run_dir is not None else None
         if run_dir is not None or progress_bar:
             telemetry = Telemetry(
@@ -345,7 +370,7 @@ def train(
         if run_dir is not None:
             # A checkpoint exists from the first moment of the run: a crash at any time later
             # leaves a loadable file (the last complete one, thanks to the atomic write).
-            run_dir.save(*trainer.state(), start_step, 0.0, 0)
+            run_dir.save(*state(), start_step, 0.0, 0)
 
         stopper = _StopOnSignals(trainer)
         episodes: list[EpisodeRecord] = []
@@ -377,6 +402,9 @@ def train(
                 updates=raw.updates,
                 skipped_updates=raw.skipped_updates,
                 staleness_mean=raw.staleness_mean,
+                epsilons=tuple(raw.epsilons),
+                mean_max_q=raw.mean_max_q if raw.epsilons else None,
+                target_refreshes=raw.target_refreshes,
             )
 
         def _on_progress(raw: _core.RunStats) -> bool | None:
@@ -386,7 +414,7 @@ def train(
             if telemetry is not None:
                 telemetry.update(progress)
             if run_dir is not None and run_dir.due(progress.steps):
-                run_dir.save(*trainer.state(), progress.steps, progress.seconds, len(episodes))
+                run_dir.save(*state(), progress.steps, progress.seconds, len(episodes))
             return None if callback is None else callback(progress)
 
         sys.setswitchinterval(_RUN_SWITCH_INTERVAL)
@@ -403,7 +431,7 @@ def train(
         if interrupted:
             log.warning("training interrupted at step %d", raw.steps)
         seconds = raw.seconds
-        final_params, final_rms = trainer.state()
+        final_params, final_rms, final_target = state()
         result = TrainResult(
             params=final_params,
             rms=final_rms,
@@ -419,6 +447,8 @@ def train(
             interrupted=interrupted,
             timings=_timings(raw),
             config=cfg.to_dict(),
+            target_params=final_target,
+            target_refreshes=raw.target_refreshes,
         )
         if telemetry is not None:
             if raw.loss_count > 0:
@@ -428,7 +458,7 @@ def train(
             telemetry.finish([], result.total_steps)
             telemetry.close()  # the bar ends before the final log lines
         if run_dir is not None:
-            run_dir.save(result.params, result.rms, result.total_steps, seconds, len(episodes))
+            run_dir.save(result.params, result.rms, result.target_params, result.total_steps, seconds, len(episodes))
             log.info("checkpoint at step %d saved to %s", result.total_steps, run_dir.checkpoint)
         return result
     finally:

@@ -2,6 +2,7 @@
 // and the actor-learner pool on SyntheticEnvs with no Python, in every threaded mode, and
 // checks the invariants that do not depend on timing. Exit status 0 = all checks passed.
 #include <algorithm>
+#include <memory>
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
@@ -52,6 +53,9 @@ a3c::TrainOptions options(int threads, std::int64_t total_steps, bool locked) {
   opt.max_seconds = 0;
   opt.lr_anneal_seconds = 0;
   opt.start_seconds = 0;
+  opt.method = Method::kA3C;
+  opt.target_update_steps = 100;  // frequent refreshes: the target's race runs often
+  opt.epsilon_anneal_steps = 1000;
   opt.t_max = 5;
   opt.gamma = 0.99f;
   opt.lr = 3e-4f;
@@ -69,22 +73,27 @@ a3c::TrainOptions options(int threads, std::int64_t total_steps, bool locked) {
   return opt;
 }
 
-void run_pool(const std::string& arch, int threads, int k, bool locked, std::int64_t steps) {
+void run_pool(const std::string& arch, int threads, int k, bool locked, std::int64_t steps,
+              a3c::Method method = a3c::Method::kA3C) {
   using namespace a3c;
   const bool vector_obs = arch.rfind("mlp", 0) == 0;  // mlp, mlp_lstm
   const std::vector<Index> obs = vector_obs ? std::vector<Index>{8} : std::vector<Index>{4, 84, 84};
-  Network net(make_arch(arch, obs, 4, {32, 32}));
+  const bool q = is_value_based(method);
+  Network net(make_arch(arch, obs, 4, {32, 32}, q));
   AlignedBuffer<float> params(net.num_params());
   net.init_params(params.data(), 3);
   SharedParams shared(params.data(), nullptr, net.num_params(), locked);
+  std::unique_ptr<SharedTarget> target;
+  if (q) target = std::make_unique<SharedTarget>(params.data(), net.num_params(), 100, 0, locked);
   std::vector<std::unique_ptr<SyntheticEnv>> envs;
   std::vector<Env*> raw;
   for (int i = 0; i < threads; ++i) {
     envs.push_back(std::make_unique<SyntheticEnv>(net.spec(), i, 50, k));
     raw.push_back(envs.back().get());
   }
-  const TrainOptions opt = options(threads, steps, locked);
-  Pool pool(net, shared, raw, opt);
+  TrainOptions opt = options(threads, steps, locked);
+  opt.method = method;
+  Pool pool(net, shared, raw, opt, target.get());
   pool.start();
   bool isa_refused = false;  // set_kernel_isa while the pool runs
   try {
@@ -102,12 +111,18 @@ void run_pool(const std::string& arch, int threads, int k, bool locked, std::int
   shared.read(out.data(), nullptr);
   bool finite = true;
   for (std::size_t i = 0; i < out.size(); ++i) finite = finite && std::isfinite(out[i]);
-  const std::string tag = arch + " threads=" + std::to_string(threads) + " k=" + std::to_string(k) +
-                          (locked ? " locked" : " hogwild");
+  const char* method_name[] = {"?", "a3c", "one_step_q", "one_step_sarsa", "n_step_q"};
+  const std::string tag = arch + " " + method_name[static_cast<int>(method)] + " threads=" + std::to_string(threads) +
+                          " k=" + std::to_string(k) + (locked ? " locked" : " hogwild");
   expect(!pool.error(), tag + ": no worker error");
   expect(isa_refused, tag + ": the kernel set cannot change while the pool runs");
   expect(pool.steps_done() >= steps && pool.steps_done() < steps + threads * k * opt.t_max, tag + ": step count");
   expect(s.updates > 0 && finite, tag + ": updates applied, params finite");
+  if (target) {
+    expect(target->refreshes() >= steps / 100 - threads && target->refreshes() <= steps / 100 + 1,
+           tag + ": one target refresh per 100 steps crossed");
+    expect(s.max_q_count > 0 && std::isfinite(s.max_q_sum), tag + ": max-Q telemetry");
+  }
 }
 
 void run_failing_pool() {
@@ -171,6 +186,12 @@ int main(int argc, char** argv) {
   // The recurrent worker: per-env LSTM state carried across rollouts, BPTT (issue 19).
   for (int threads : {1, 2})
     for (bool locked : {false, true}) run_pool("mlp_lstm", threads, 4, locked, std::max(1L, 20000L * 4 / scale));
+  // The value-based methods (issue 20): the shared target network refreshed while read.
+  for (a3c::Method m : {a3c::Method::kOneStepQ, a3c::Method::kOneStepSarsa, a3c::Method::kNStepQ})
+    for (int threads : {1, 2})
+      for (bool locked : {false, true})
+        run_pool(threads == 1 ? "a3c" : "mlp", threads, 4, locked,
+                 std::max(1L, (threads == 1 ? 600L : 20000L) * 4 / scale), m);
   run_failing_pool();
   run_unset_options();
   std::printf("%d failed\n", failures);
