@@ -284,7 +284,9 @@ def train(
     resume: str | os.PathLike[str] | None = None,
     progress_bar: bool = False,
 ) -> TrainResult:
-    """Train an A3C agent with ``cfg.threads`` native actor-learner threads (Hogwild).
+    """Train an agent with ``cfg.threads`` native actor-learner threads (Hogwild): A3C, or the
+    value-based method ``cfg.method`` names (one_step_q, one_step_sarsa, n_step_q; then the
+    result and the checkpoints also carry the shared target network).
 
     Args:
         cfg: the run's settings (:class:`A3CConfig`; paper defaults).
@@ -293,8 +295,9 @@ def train(
             stops the run and propagates.
         params, rms, start_step: initial shared parameters, RMSProp statistics and global
             step count (to continue a run; default: a fresh ``init_params(cfg.seed)``).
-        resume: a checkpoint file to continue from (its parameters, RMSProp statistics and
-            step count and training time, so the lr schedule continues where it stopped). It must
+        resume: a checkpoint file to continue from (its parameters, RMSProp statistics,
+            target network (value-based methods), step count and training time, so the lr
+            schedule continues where it stopped). It must
             match cfg's arch, game/env_fn and the env's action count and observation shape,
             else CheckpointError ("stored X, expected Y"). Excludes params/rms/start_step.
         progress_bar: show a live tqdm bar on stderr (steps, steps/s, games, recent score, ETA).
