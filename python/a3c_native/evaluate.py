@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .checkpoint import Checkpoint, load_checkpoint
-from .config import VALUE_BASED_METHODS
+from .archs import head_of
 from .envs import AtariEnv, GymEnv, derive_seed
 from .errors import CheckpointError, ConfigError
 from .games import resolve_game
@@ -109,9 +109,9 @@ def resolve_policy(
         env = GymEnv(env_fn, seed=0) if env_fn is not None else AtariEnv(game, seed=0, frame_stack=stack)  # type: ignore[arg-type]
         with env:
             hidden = tuple(config.get("hidden", (64, 64)))
-            head = "q" if config.get("method", "a3c") in VALUE_BASED_METHODS else "policy_value"
             network = Network(
-                config.get("arch", "a3c"), env.obs_shape, env.num_actions, hidden=hidden, head=head
+                config.get("arch", "a3c"), env.obs_shape, env.num_actions, hidden=hidden,
+                head=head_of(config.get("method", "a3c")),
             )
     params = source.params if isinstance(source, TrainResult) else source
     policy = Policy(

@@ -25,7 +25,8 @@ import numpy as np
 
 from . import _core
 from .checkpoint import Checkpoint, load_checkpoint, remove_stale_temp_files, save_checkpoint
-from .config import VALUE_BASED_METHODS, VECTOR_ARCHS, A3CConfig
+from .archs import head_of
+from .config import VECTOR_ARCHS, A3CConfig
 from .envs import make_worker_envs
 from .errors import CheckpointError, ConfigError
 from .games import canonical_env_fn_name
@@ -60,11 +61,6 @@ def make_network(cfg: A3CConfig, obs_shape: tuple[int, ...], obs_dtype: np.dtype
         )
         raise ConfigError(msg)
     return Network(cfg.arch, obs_shape, num_actions, hidden=cfg.hidden, head=head_of(cfg.method))
-
-
-def head_of(method: str) -> str:
-    """The network head a method learns: action values for the value-based methods."""
-    return "q" if method in VALUE_BASED_METHODS else "policy_value"
 
 
 def _episodes(raw: list[_core.Episode]) -> list[EpisodeRecord]:
