@@ -180,7 +180,8 @@ py::dict probe_rollout(NetworkCore& net, const py::array& params, const py::obje
   }
   const ArchSpec& a = nw.spec();
   const py::ssize_t T = learner.steps(), k = learner.num_envs(), A = a.num_actions;
-  const Workspace& ws = actor ? actor->workspace() : qlearner->workspace();
+  const Workspace& ws = learner.workspace();
+  const EnvRollout& roll = learner.rollout();
   std::vector<py::ssize_t> obs_shape{T, k};
   for (Index d : a.obs_shape) obs_shape.push_back(d);
   py::array obs = a.obs_u8 ? py::array(py::array_t<std::uint8_t>(obs_shape)) : py::array(py::array_t<float>(obs_shape));
@@ -190,14 +191,14 @@ py::dict probe_rollout(NetworkCore& net, const py::array& params, const py::obje
   for (Index d : a.obs_shape) boot_shape.push_back(d);
   py::array next_obs =
       a.obs_u8 ? py::array(py::array_t<std::uint8_t>(boot_shape)) : py::array(py::array_t<float>(boot_shape));
-  std::memcpy(next_obs.mutable_data(), actor ? actor->observations() : qlearner->observations(), next_obs.nbytes());
+  std::memcpy(next_obs.mutable_data(), roll.obs(), next_obs.nbytes());
   py::dict d;
   d["grad"] = grad;
   d["obs"] = obs;
   d["next_obs"] = next_obs;
-  d["actions"] = to_array(actor ? actor->actions() : qlearner->actions(), T, k);
-  d["rewards"] = to_array(actor ? actor->rewards() : qlearner->rewards(), T, k);
-  d["terminals"] = to_array(actor ? actor->terminals() : qlearner->terminals(), T, k).attr("astype")("bool");
+  d["actions"] = to_array(roll.actions, T, k);
+  d["rewards"] = to_array(roll.rewards, T, k);
+  d["terminals"] = to_array(roll.terminals, T, k).attr("astype")("bool");
   if (actor) {
     d["returns"] = to_array(actor->returns(), T, k);
     py::array_t<float> values({T, k});

@@ -57,16 +57,12 @@ class ActorLearner final : public Learner {
   void bootstrap_and_returns(const float* theta) override;
   LossTerms gradient(const float* theta, float* grad) override;
 
-  // The rollout's record, [steps, k] row-major (slot t*k + e), for tests and diagnostics.
-  const std::vector<int>& actions() const { return roll_.actions; }
-  const std::vector<float>& rewards() const { return roll_.rewards; }  // clipped
-  const std::vector<unsigned char>& terminals() const { return roll_.terminals; }
-  const std::vector<float>& returns() const { return returns_; }
-  const Workspace& workspace() const { return ws_; }  // observations and outputs per slot
+  const EnvRollout& rollout() const override { return roll_; }
+  const Workspace& workspace() const override { return ws_; }
+  const std::vector<float>& returns() const { return returns_; }  // [steps, k]
   // Recurrent archs: each env's state entering the next step, [k, H] each (empty otherwise).
   const std::vector<float>& state_h() const { return h_; }
   const std::vector<float>& state_c() const { return c_; }
-  const void* observations() const { return roll_.obs(); }  // [k, obs] s_t of every env
 
  private:
   const Network& net_;

@@ -112,6 +112,10 @@ class Learner {
   // grad [num_params] = d loss / d theta' over the steps() x k samples (every element written).
   virtual LossTerms gradient(const float* theta, float* grad) = 0;
   virtual ExplorationStats exploration() const { return {}; }
+  // The current rollout's record (actions, clipped rewards, terminals, s_T of every env) and
+  // the observations and network outputs kept per slot: for tests and diagnostics.
+  virtual const EnvRollout& rollout() const = 0;
+  virtual const Workspace& workspace() const = 0;
 };
 
 // What shared_update did.

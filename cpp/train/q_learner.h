@@ -63,13 +63,9 @@ class QLearner final : public Learner {
   LossTerms gradient(const float* theta, float* grad) override;
   ExplorationStats exploration() const override;
 
-  // The rollout's record, [steps, k] (slot t*k + e), for tests and diagnostics.
-  const std::vector<int>& actions() const { return roll_.actions; }
-  const std::vector<float>& rewards() const { return roll_.rewards; }  // clipped
-  const std::vector<unsigned char>& terminals() const { return roll_.terminals; }
-  const std::vector<float>& targets() const { return targets_; }
-  const Workspace& workspace() const { return ws_; }
-  const void* observations() const { return roll_.obs(); }
+  const EnvRollout& rollout() const override { return roll_; }
+  const Workspace& workspace() const override { return ws_; }
+  const std::vector<float>& targets() const { return targets_; }  // [steps, k]
   const std::vector<double>& epsilons() const { return eps_; }        // [k] now
   const std::vector<double>& final_epsilons() const { return final_eps_; }
   // Sarsa: the actions chosen at the last bootstrap for s_T, taken at the next rollout's first step.
