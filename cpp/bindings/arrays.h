@@ -28,11 +28,13 @@ inline std::string dims_str(const std::vector<py::ssize_t>& d) {
 inline std::string dtype_name(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
 
 // dims: expected shape, -1 for "any size" (the batch). Throws TypeError on dtype, ValueError
-// on shape/contiguity.
+// on shape/contiguity. Dtypes are compared with ==, never by identity: an unpickled array (one
+// that came through Ray, say) carries a float32 dtype equal to, but not the same object as,
+// numpy's canonical one.
 template <typename T>
 void require_array(const char* name, const py::array& a, const std::vector<py::ssize_t>& dims) {
   const std::string want_dtype = py::str(py::dtype::of<T>()).cast<std::string>();
-  if (!a.dtype().is(py::dtype::of<T>()))
+  if (!a.dtype().equal(py::dtype::of<T>()))
     throw py::type_error(std::string(name) + " must be a " + want_dtype + " array of shape " +
                          dims_str(dims) + ", got a " + dtype_name(a) + " array of shape " +
                          shape_of(a));

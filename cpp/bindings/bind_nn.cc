@@ -45,7 +45,7 @@ std::vector<int> read_actions(const py::array& a, py::ssize_t n, Index num_actio
   if (a.ndim() != 1 || a.shape(0) != n)
     throw py::value_error("invalid shape for actions: expected (" + std::to_string(n) +
                           ",) to match obs, got " + shape_of(a));
-  const bool int_ok = a.dtype().is(py::dtype::of<std::int64_t>()) || a.dtype().is(py::dtype::of<std::int32_t>());
+  const bool int_ok = a.dtype().equal(py::dtype::of<std::int64_t>()) || a.dtype().equal(py::dtype::of<std::int32_t>());
   if (!int_ok)
     throw py::type_error("actions must be an int64 or int32 array of shape (" + std::to_string(n) +
                          ",), got a " + dtype_name(a) + " array");

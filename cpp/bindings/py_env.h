@@ -113,7 +113,7 @@ class PyEnv final : public Env {
       throw py::type_error(std::string("env.") + where + " returned observations of type " +
                            py::str(py::type::handle_of(o)).cast<std::string>() + "; the network expects a " + want);
     auto a = py::reinterpret_borrow<py::array>(o);
-    const bool dtype_ok = u8 ? a.dtype().is(py::dtype::of<std::uint8_t>()) : a.dtype().is(py::dtype::of<float>());
+    const bool dtype_ok = u8 ? a.dtype().equal(py::dtype::of<std::uint8_t>()) : a.dtype().equal(py::dtype::of<float>());
     const bool shape_ok = a.ndim() >= 1 && a.shape(0) == k_ && a.size() == k_ * spec_.obs_size();
     if (!dtype_ok || !shape_ok || !(a.flags() & py::array::c_style))
       throw py::value_error(std::string("env.") + where + " returned a " + dtype_name(a) + " array of shape " +
