@@ -285,7 +285,30 @@ class Trainer {
     }
     return py::make_tuple(params, rms);
   }
-  std::int64_t steps() const { return pool_ ? opt_.start_step + pool_->steps_done() : opt_.start_step; }
+  std::int64_t steps() const {
+    return opt_.start_step + (pool_ ? pool_->steps_done() + pool_->external_steps() : pending_external_);
+  }
+
+  // The cluster mode's exchange (a3c_native/cluster/node.py), callable while run() runs (from
+  // its callback or another thread): theta += after - before in the live shared buffer
+  // (SharedParams::shift, a Hogwild write), and the other nodes' steps added to the global
+  // step count.
+  void shift_params(const py::array& before, const py::array& after) {
+    const Index n = shared_->size();
+    require_array<float>("before", before, {n});
+    require_array<float>("after", after, {n});
+    const auto* b = static_cast<const float*>(before.data());
+    const auto* a = static_cast<const float*>(after.data());
+    py::gil_scoped_release nogil;
+    shared_->shift(b, a);
+  }
+  void add_external_steps(std::int64_t n) {
+    A3C_REQUIRE(n >= 0, "add_external_steps(", n, "): the step count only grows");
+    if (pool_)
+      pool_->add_external_steps(n);
+    else
+      pending_external_ += n;
+  }
 
   // Asks the pool to stop, as a budget would: for Python signal handlers, which run on the
   // main thread inside run()'s wait loop (PyErr_CheckSignals) and must not raise there, or the
@@ -301,6 +324,7 @@ class Trainer {
     A3C_REQUIRE(interval > 0, "interval=", interval, " must be > 0");
     auto envs = std::make_unique<RunEnvs>(envs_in, net_.net().spec());
     pool_ = std::make_unique<Pool>(net_.net(), *shared_, envs->raw, opt_, target_.get());
+    pool_->add_external_steps(pending_external_);
     if (stop_requested_) pool_->request_stop();
     std::exception_ptr main_error;
     bool stopped_by_callback = false, interrupted = false;
@@ -359,7 +383,7 @@ class Trainer {
   RunStats progress() {
     RunStats r = run_stats(pool_->collect(true));
     r.run_steps = pool_->steps_done();
-    r.steps = opt_.start_step + r.run_steps;
+    r.steps = opt_.start_step + r.run_steps + pool_->external_steps();
     r.seconds = pool_->seconds();
     r.lr = scheduled_lr(opt_, r.steps, opt_.start_seconds + r.seconds);
     r.target_refreshes = target_ ? target_->refreshes() : 0;
@@ -372,6 +396,7 @@ class Trainer {
   std::unique_ptr<SharedTarget> target_;  // value-based methods only
   std::unique_ptr<Pool> pool_;
   bool stop_requested_ = false;  // main thread only (GIL held)
+  std::int64_t pending_external_ = 0;  // add_external_steps before run() (GIL held)
 };
 
 }  // namespace
@@ -497,6 +522,12 @@ void register_train(py::module_& m) {
            "call (one state under update='locked'; a Hogwild read during a hogwild run).")
       .def("request_stop", &Trainer::request_stop,
            "Stop the run as a budget would (safe from a signal handler; never blocks).")
+      .def("shift_params", &Trainer::shift_params, py::arg("before"), py::arg("after"),
+           "theta += after - before in the live shared buffer (a Hogwild write; the cluster mode's "
+           "exchange folds the global parameters in with it while the workers run).")
+      .def("add_external_steps", &Trainer::add_external_steps, py::arg("n"),
+           "Count n agent steps done elsewhere (other cluster nodes) toward the global step: the lr "
+           "schedule, epsilon, target refreshes and the total_steps budget.")
       .def_property_readonly("steps", &Trainer::steps);
 }
 

@@ -7,7 +7,7 @@
 // mixing behaves like extra gradient noise; the paper reports it is what makes A3C scale.
 //
 // Formally these are data races on plain floats. They are confined to the functions below
-// (SharedParams' snapshot, apply_update and read; SharedTarget's maybe_refresh, copy_to and
+// (SharedParams' snapshot, apply_update, read and shift; SharedTarget's maybe_refresh, copy_to and
 // read), which touch only the shared buffers. Under
 // ThreadSanitizer each of them runs inside a HogwildRace scope, which tells TSan to ignore
 // this thread's reads and writes for its duration (reporting and then suppressing ~10^6
@@ -95,6 +95,14 @@ void SharedParams::read(float* params_out, float* rms_out) {
   [[maybe_unused]] HogwildRace race;
   if (params_out) std::memcpy(params_out, theta_.data(), n_ * sizeof(float));
   if (rms_out) std::memcpy(rms_out, g_.data(), n_ * sizeof(float));
+}
+
+void SharedParams::shift(const float* before, const float* after) {
+  std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+  if (locked_) lock.lock();
+  [[maybe_unused]] HogwildRace race;
+  float* __restrict th = theta_.data();
+  for (Index i = 0; i < n_; ++i) th[i] += after[i] - before[i];
 }
 
 SharedTarget::SharedTarget(const float* params, Index n, std::int64_t interval, std::int64_t start_step,

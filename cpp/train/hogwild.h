@@ -1,6 +1,6 @@
 // The shared parameters and RMSProp statistics (and the value-based methods' shared target
 // network), and the ONLY code that touches them without synchronization: SharedParams'
-// snapshot(), apply_update() and read(), SharedTarget's refresh and copy_to(). See hogwild.cc
+// snapshot(), apply_update(), read() and shift(), SharedTarget's refresh and copy_to(). See hogwild.cc
 // for why that race is the algorithm and not a bug; tsan.supp names exactly these functions.
 #pragma once
 
@@ -31,6 +31,13 @@ class SharedParams {
   // locked mode they are then one state (under the update mutex); in Hogwild mode this is a
   // Hogwild read like snapshot(), updates may land during the copy.
   void read(float* params_out, float* rms_out);
+
+  // theta <- theta + (after - before), while the workers run: the cluster mode folds in the
+  // other nodes' progress this way (before = what this node sent to the parameter server,
+  // after = the global parameters it got back), keeping the updates its workers made since.
+  // A Hogwild write like apply_update: a worker's update landing on the same element in the
+  // same instant may be lost. (Not a plain copy of `after`, which would drop those updates.)
+  void shift(const float* before, const float* after);
 
  private:
   Index n_;

@@ -306,8 +306,8 @@ void Pool::worker_loop(int id) {
   std::int64_t my_steps = 0, my_updates = 0;
   std::int64_t env_ns = 0, net_ns = 0, update_ns = 0;
 
-  while (!stop_.load(std::memory_order_relaxed) && steps_done() < budget) {
-    learner.begin_rollout(theta.data(), opt_.start_step + steps_done());
+  while (!stop_.load(std::memory_order_relaxed) && global_done() < budget) {
+    learner.begin_rollout(theta.data(), opt_.start_step + global_done());
     for (int t = 0; t < opt_.t_max; ++t) {
       const std::int64_t a0 = now_ns();
       learner.act(theta.data());
@@ -319,7 +319,7 @@ void Pool::worker_loop(int id) {
       me.steps.store(my_steps += k, std::memory_order_relaxed);
       if (!learner.ended().empty()) {
         const double wall = now_seconds() - t0_;
-        const std::int64_t step = opt_.start_step + steps_done();
+        const std::int64_t step = opt_.start_step + global_done();
         std::lock_guard<std::mutex> lock(me.mu);
         for (const EndedGame& g : learner.ended())
           me.stats.episodes.push_back(EpisodeRecord{wall, step, id, g.score, g.length});
@@ -331,7 +331,7 @@ void Pool::worker_loop(int id) {
     const LossTerms terms = learner.gradient(theta.data(), grad.data());
     const std::int64_t b1 = now_ns();
     net_ns += b1 - b0;
-    rms.lr = scheduled_lr(opt_, opt_.start_step + steps_done(), opt_.start_seconds + seconds());
+    rms.lr = scheduled_lr(opt_, opt_.start_step + global_done(), opt_.start_seconds + seconds());
     const std::int64_t staleness = updates_done() - snapshot_updates;
     const UpdateResult u = shared_update(shared_, grad.data(), terms.total, opt_.grad_clip, rms, theta.data());
     if (u.applied) me.updates.store(++my_updates, std::memory_order_relaxed);

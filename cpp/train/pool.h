@@ -140,6 +140,11 @@ class Pool {
   std::exception_ptr error();
 
   std::int64_t steps_done() const;  // exact sum of the per-worker counters (this run only)
+  // Agent steps done elsewhere in the same run (the cluster mode's other nodes, as the
+  // parameter server reports them): they count toward the global step of the lr schedule,
+  // the target refreshes, epsilon and the total_steps budget like this pool's own steps.
+  void add_external_steps(std::int64_t n) { external_steps_.fetch_add(n, std::memory_order_relaxed); }
+  std::int64_t external_steps() const { return external_steps_.load(std::memory_order_relaxed); }
   double seconds() const;
   int threads() const { return opt_.threads; }
   // Moves out the stats accumulated since the last call (episodes, loss sums), summed over
@@ -156,6 +161,7 @@ class Pool {
   void run(int id);
   void worker_loop(int id);
   std::int64_t updates_done() const;
+  std::int64_t global_done() const { return steps_done() + external_steps(); }  // since start_step
   void fail(std::exception_ptr e);
 
   const Network& net_;
@@ -167,6 +173,7 @@ class Pool {
   std::vector<std::thread> threads_;
   std::unique_ptr<KernelIsaInUse> kernels_in_use_;  // from start() until join() has joined all
   std::atomic<bool> stop_{false};
+  std::atomic<std::int64_t> external_steps_{0};
   std::mutex done_mu_;
   std::condition_variable done_cv_;
   int running_ = 0;

@@ -303,5 +303,11 @@ class Trainer:
         """A copy of the shared target network (value-based methods), None for a3c."""
     def request_stop(self) -> None:
         """Stop the run as a budget would (safe from a signal handler; never blocks)."""
+    def shift_params(self, before: NDArray[np.float32], after: NDArray[np.float32]) -> None:
+        """theta += after - before in the live shared buffer (a Hogwild write; the cluster mode's
+        exchange folds the global parameters in with it while the workers run)."""
+    def add_external_steps(self, n: int) -> None:
+        """Count n agent steps done elsewhere (other cluster nodes) toward the global step: the lr
+        schedule, epsilon, target refreshes and the total_steps budget."""
     @property
     def steps(self) -> int: ...
