@@ -137,7 +137,22 @@ _INVALID = [
     ("checkpoint_every_steps", -1),
     ("checkpoint_every_seconds", -1.0),
     ("tensorboard", "yes"),
+    ("ray_address", "nowhere"),
+    ("ray_address", "10.0.0.1:99999"),
+    ("ray_address", ""),
+    ("nodes", -1),
+    ("sync_interval_seconds", 0.0),
 ]
+
+
+@pytest.mark.parametrize("address", ["auto", "local", "10.0.0.1:6379", "head.example.org:6380"])
+def test_config_accepts_the_cluster_addresses(address):
+    assert A3CConfig(ray_address=address, nodes=2).ray_address == address
+
+
+def test_config_nodes_without_a_cluster_is_refused():
+    with pytest.raises(ConfigError, match=r"A3CConfig\.nodes=2 is invalid: is for the cluster mode: set ray_address"):
+        A3CConfig(nodes=2)
 
 
 def test_config_invalid_table_covers_every_field():

@@ -27,8 +27,9 @@ PACKAGE_DIR = Path(a3c_native.__file__).parent
 def package_modules(package_dir: Path = PACKAGE_DIR) -> dict[str, Path | None]:
     """Dotted name -> source file of every module of the package (None: an extension)."""
     mods: dict[str, Path | None] = {}
-    for path in sorted(package_dir.glob("*.py")):
-        mods[PACKAGE if path.stem == "__init__" else f"{PACKAGE}.{path.stem}"] = path
+    for path in sorted(package_dir.rglob("*.py")):  # subpackages too (cluster/)
+        parts = [PACKAGE, *path.relative_to(package_dir).with_suffix("").parts]
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     for suffix in [*importlib.machinery.EXTENSION_SUFFIXES, ".pyi"]:  # _core (or its stub)
         for path in package_dir.glob(f"*{suffix}"):
             mods.setdefault(f"{PACKAGE}.{path.name.split('.')[0]}", None)  # _core.cpython-3..so

@@ -31,7 +31,7 @@ import gymnasium.error
 from ._core import __version__
 from .checkpoint import load_checkpoint
 from .config import ARCHS, METHODS, A3CConfig
-from .errors import CheckpointError, ConfigError, EnvError
+from .errors import CheckpointError, ClusterError, ConfigError, EnvError
 from .games import env_fn_from_saved, resolve_env
 from .presets import Sources, changed_fields, resolve_sources
 from .rundir import CHECKPOINT_FILE, COMPARISON_PNG, default_run_dir, read_config, run_dir_of
@@ -42,9 +42,10 @@ log = logging.getLogger("a3c_native")
 
 # The library's user-facing errors; gymnasium.error.Error covers e.g. a missing render extra.
 _USER_ERRORS = (
-    ConfigError, CheckpointError, EnvError, ValueError, OSError, ImportError, TypeError,
+    ConfigError, CheckpointError, ClusterError, EnvError, ValueError, OSError, ImportError, TypeError,
     gymnasium.error.Error,
 )  # fmt: skip
+
 def _setup_logging() -> None:
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -150,6 +151,34 @@ _envs_option = click.option(
 )
 
 
+def _ray_options(f: Any) -> Any:
+    """--ray, --nodes, --sync-interval: the cluster mode (A3CConfig.ray_address, nodes,
+    sync_interval_seconds)."""
+    f = click.option(
+        "--sync-interval",
+        type=click.FloatRange(min=0, min_open=True),
+        help="Cluster mode: seconds between a node's exchanges with the parameter server [default: 1].",
+    )(f)
+    f = click.option(
+        "--nodes",
+        type=click.IntRange(min=1),
+        help="Cluster mode: node actors of --threads actor-learners each [default: one per Ray node "
+        "with --threads CPUs; with --ray local, CPUs // threads].",
+    )(f)
+    return click.option(
+        "--ray",
+        "ray_address",
+        metavar="ADDRESS",
+        help="Train on a Ray cluster, one Hogwild pool per node and a parameter server: auto (the "
+        "cluster this machine joined with `ray start`), HOST:PORT (its head), or local (simulated "
+        'nodes on this machine). Needs pip install ".[ray]".',
+    )(f)
+
+
+def _ray_overrides(ray_address: str | None, nodes: int | None, sync_interval: float | None) -> dict[str, Any]:
+    return {"ray_address": ray_address, "nodes": nodes, "sync_interval_seconds": sync_interval}
+
+
 @cli.command()
 @click.argument("game", required=False)
 @click.option(
@@ -211,12 +240,14 @@ _envs_option = click.option(
     type=click.FloatRange(min=0),
     help="Checkpoint every this many minutes [default: 1].",
 )
+@_ray_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.pass_context
 def train(ctx: click.Context, game: str | None, threads: int | None, envs_per_thread: int | None,
           method: str | None, preset: str | None, steps: int | None, minutes: float | None,
           out: Path | None, config_file: Path | None, sets: tuple[str, ...], resume: Path | None,
           arch: str | None, seed: int | None, lr: float | None, checkpoint_minutes: float | None,
+          ray_address: str | None, nodes: int | None, sync_interval: float | None,
           quiet: bool) -> None:  # fmt: skip
     """Train on GAME (an Atari ROM id such as pong, breakout, ms_pacman, or a gymnasium id such
     as CartPole-v1) and write checkpoints and logs into the run directory.
@@ -244,6 +275,7 @@ def train(ctx: click.Context, game: str | None, threads: int | None, envs_per_th
         "checkpoint_every_seconds": checkpoint_minutes * 60
         if checkpoint_minutes is not None
         else None,
+        **_ray_overrides(ray_address, nodes, sync_interval),
     }
     cfg, src = resolve_config(game, config_file=config_file, preset=preset, sets=sets,
                               resume=resume, overrides=overrides)  # fmt: skip
@@ -320,10 +352,12 @@ def train(ctx: click.Context, game: str | None, threads: int | None, envs_per_th
     help="TOML file of A3CConfig fields.",
 )
 @click.option("--set", "-s", "sets", multiple=True, metavar="KEY=VALUE", help="Override any A3CConfig field.")
+@_ray_options
 def learn(game: str, minutes: float, eval_every: float, eval_episodes: int, target: float | None,
           out: Path | None, threads: int | None, envs_per_thread: int | None, method: str | None,
           preset: str | None, steps: int | None, seed: int | None, config_file: Path | None,
-          sets: tuple[str, ...]) -> None:  # fmt: skip
+          sets: tuple[str, ...], ray_address: str | None, nodes: int | None,
+          sync_interval: float | None) -> None:  # fmt: skip
     """The learning benchmark: train GAME for --minutes, evaluating the checkpoint every
     --eval-every minutes; write eval.csv and learning_curve.png beside the run's logs.
 
@@ -333,7 +367,8 @@ def learn(game: str, minutes: float, eval_every: float, eval_episodes: int, targ
     from .learning import learn as run_learning
 
     overrides = {"threads": threads, "envs_per_thread": envs_per_thread, "method": method,
-                 "total_steps": steps, "seed": seed, "run_dir": str(out) if out is not None else None}  # fmt: skip
+                 "total_steps": steps, "seed": seed, "run_dir": str(out) if out is not None else None,
+                 **_ray_overrides(ray_address, nodes, sync_interval)}  # fmt: skip
     cfg, src = resolve_config(game, config_file=config_file, preset=preset, sets=sets,
                               overrides=overrides)  # fmt: skip
     _log_config(cfg, src)

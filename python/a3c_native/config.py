@@ -184,6 +184,24 @@ class A3CConfig:
     log_interval_seconds: float = 1.0
     """Seconds between progress/telemetry updates of the main thread."""
 
+    # --- cluster mode (Ray) -------------------------------------------------------------------
+    ray_address: str | None = None
+    """None: one machine, no Ray (the default). Otherwise train on a Ray cluster: 'auto' (the
+    cluster this machine joined with `ray start`), 'HOST:PORT' (the head's address), or 'local'
+    (a private Ray instance on this machine with `nodes` simulated nodes, one process each: to
+    try the mode, and for tests). Each node runs `threads` actor-learners on its own shared
+    buffer (Hogwild, exactly as on one machine) and exchanges parameters with one
+    parameter-server actor every sync_interval_seconds (README, "Cluster mode (Ray)").
+    Needs the extra: pip install ".[ray]"."""
+    nodes: int = 0
+    """Cluster mode: node actors, each with `threads` actor-learners and as many CPUs. 0: one per
+    alive Ray node that has `threads` CPUs ('auto', 'HOST:PORT'), or usable CPUs // threads
+    ('local')."""
+    sync_interval_seconds: float = 1.0
+    """Cluster mode: seconds between a node's exchanges with the parameter server (it sends the
+    change of its parameters and its RMSProp statistics, and gets the global parameters back;
+    its workers never wait for it). Shorter: less staleness between nodes, more bytes."""
+
     # --- run directory: checkpoints and logs --------------------------------------------------
     run_dir: str | None = None
     """Directory of the run's files: config.json (this config, resolved), checkpoint.npz (the
@@ -241,6 +259,7 @@ class A3CConfig:
         self._check_bool("episodic_life")
         self._check_bool("pin_threads")
         self._check_env()
+        self._check_cluster()
         if self.method in VALUE_BASED_METHODS and self.arch in RECURRENT_ARCHS:
             raise self._fail(
                 "arch",
@@ -386,6 +405,25 @@ class A3CConfig:
         if not isinstance(self.run_dir, (str, os.PathLike)) or not str(self.run_dir).strip():
             raise self._fail("run_dir", "must be a directory path (str or os.PathLike) or None")
         self.run_dir = os.fspath(self.run_dir)
+
+    def _check_cluster(self) -> None:
+        self._check_int("nodes", 0, _MAX_THREADS)
+        self._check_float("sync_interval_seconds", 0.0, lo_open=True)
+        a = self.ray_address
+        if a is None:
+            if self.nodes:
+                raise self._fail("nodes", "is for the cluster mode: set ray_address too (CLI: --ray local|auto|HOST:PORT)")
+            return
+        host, sep, port = a.rpartition(":") if isinstance(a, str) else ("", "", "")
+        if isinstance(a, str) and (
+            a in ("auto", "local") or (sep and host.strip() and port.isdigit() and 1 <= int(port) <= 65535)
+        ):
+            return
+        raise self._fail(
+            "ray_address",
+            "must be None (one machine), 'auto' (the Ray cluster this machine joined), 'local' (simulated "
+            "nodes on this machine) or the head's 'HOST:PORT' (e.g. '10.0.0.1:6379')",
+        )
 
     def _check_hidden(self) -> None:
         h = self.hidden

@@ -7,7 +7,7 @@ catchable with a plain `except ValueError` / `except RuntimeError`.
 
 from __future__ import annotations
 
-__all__ = ["CheckpointError", "ConfigError", "EnvError"]
+__all__ = ["CheckpointError", "ClusterError", "ConfigError", "EnvError"]
 
 
 class ConfigError(ValueError):
@@ -24,3 +24,8 @@ class EnvError(RuntimeError):
 class CheckpointError(ValueError):
     """A checkpoint is unreadable, corrupt or incompatible (format version, architecture,
     action count); the message says "stored X, expected Y"."""
+
+
+class ClusterError(RuntimeError):
+    """The cluster mode (A3CConfig.ray_address) cannot go on: every node died, or the
+    parameter server did; the message says which, and the last checkpoint is kept."""

@@ -96,6 +96,11 @@ PYTHON_ONLY = frozenset(
         "checkpoint_every_steps",
         "checkpoint_every_seconds",
         "tensorboard",
+        # The cluster mode (cluster/): the driver and the node actors read them; each node's
+        # pool gets the other nodes' steps through Trainer.add_external_steps instead.
+        "ray_address",
+        "nodes",
+        "sync_interval_seconds",
     }
 )
 

@@ -56,6 +56,13 @@ class Progress:
     """Value-based methods: mean of max_a Q(s_t, a) over the acting steps of this run so far."""
     target_refreshes: int = 0
     """Value-based methods: target-network refreshes in this run."""
+    cluster: dict[str, Any] | None = None
+    """Cluster mode (A3CConfig.ray_address): nodes, alive, restarts, exchanges, exchange_share
+    (of each node's wall time, the share with an exchange in flight; its workers go on
+    meanwhile), bytes_per_sec_per_node (both directions), lost_steps_bound (agent steps of
+    dead node incarnations that never reached the server, at most) and node_status (per node:
+    alive, incarnation, restarts, host, slot, steps_per_sec, since_exchange, exchanges).
+    None on one machine."""
 
 
 @dataclass
@@ -94,6 +101,8 @@ class TrainResult:
     """Value-based methods: the final shared target network (None for A3C)."""
     target_refreshes: int = 0
     """Value-based methods: target-network refreshes in this run."""
+    cluster: dict[str, Any] | None = None
+    """Cluster mode: the Progress.cluster summary at the end of the run (None on one machine)."""
 
     def mean_score(self, last: int = 10) -> float | None:
         """Mean score of the last ``last`` games (None if there were none)."""

@@ -5,7 +5,9 @@ Everything here runs on the main thread from train()'s progress callback, once p
 env step (DESIGN.md, "the GIL convoy"). Writes episodes.csv (its format: rundir.py) and, in
 tb/, the TensorBoard scalars episode/score, episode/length (x = step), train/policy_loss,
 train/value_loss, train/entropy, train/lr and perf/steps_per_sec, and for the value-based
-methods q/mean_max_q, q/epsilon_worker<i> and q/target_refreshes (tfevents.py, no
+methods q/mean_max_q, q/epsilon_worker<i> and q/target_refreshes, and in the cluster mode
+cluster/nodes_alive, cluster/exchange_share, cluster/bytes_per_sec_per_node and
+cluster/lost_steps_bound (tfevents.py, no
 tensorboardX or torch). Not here: checkpoints (checkpoint.py, train.py), file names and
 formats (rundir.py).
 """
@@ -92,6 +94,7 @@ class Telemetry:
                 ("train/lr", p.lr),
                 ("perf/steps_per_sec", p.steps_per_sec),
                 *_value_based_scalars(p),
+                *_cluster_scalars(p),
             ):
                 self._tb.add_scalar(tag, value, p.steps)
             self._tb.flush()  # TensorBoard sees each update live; a few hundred bytes
@@ -162,6 +165,18 @@ def _value_based_scalars(p: Progress) -> list[tuple[str, float]]:
     if p.mean_max_q is not None:
         out.append(("q/mean_max_q", p.mean_max_q))
     return out
+
+
+def _cluster_scalars(p: Progress) -> list[tuple[str, float]]:
+    c = p.cluster
+    if not c:
+        return []
+    return [
+        ("cluster/nodes_alive", float(c["alive"])),
+        ("cluster/exchange_share", c["exchange_share"]),
+        ("cluster/bytes_per_sec_per_node", c["bytes_per_sec_per_node"]),
+        ("cluster/lost_steps_bound", float(c["lost_steps_bound"])),
+    ]
 
 
 def _hms(seconds: float) -> str:
