@@ -285,3 +285,24 @@ def grad_tolerance(want, rtol, floor, abs_floor=0.0):
     """(atol, rtol) for assert_close meaning |g - w| <= rtol*(|w| + floor*max|w| + abs_floor)."""
     scale = float(np.max(np.abs(want))) if np.size(want) else 0.0
     return rtol * (floor * scale + abs_floor), rtol
+
+
+def assert_q_gradient(got, sd, obs, actions, targets, *, reduction="sum", seed=0, per_tensor=8):
+    """`got` (the package's TD-loss gradient, split per tensor) against the float64 NumPy
+    gradient written by hand and against central finite differences of NumPy's loss, at
+    `per_tensor` sampled coordinates of every tensor (tests/test_q_loss.py, test_q_learner.py)."""
+    _, want = ref.q_loss_and_grad(sd, obs, actions, targets, reduction=reduction)
+    for name, w in want.items():
+        atol, rtol = grad_tolerance(w, GRAD_RTOL, GRAD_FLOOR)
+        assert_close(got[name], w, atol, rtol, name=f"d/d {name}")
+
+    def loss_and_masks(d):
+        layers = ref.q_forward_cache(d, obs)[1]
+        return ref.q_loss(d, obs, actions, targets, reduction=reduction), [z > 0 for *_, z in layers]
+
+    rng = np.random.default_rng(seed)
+    for name in sd:
+        idx = fd.sample_indices(int(np.size(sd[name])), per_tensor, rng)
+        s = fd.fd_tensor_of(sd, loss_and_masks, name, idx)
+        atol, rtol = grad_tolerance(s.values, FD_RTOL, FD_FLOOR, FD_ABS_FLOOR)
+        assert_close(got[name].reshape(-1)[s.indices], s.values, atol, rtol, name=f"d/d {name} (vs FD)")

@@ -11,8 +11,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import FD_ABS_FLOOR, FD_FLOOR, FD_RTOL, GRAD_FLOOR, GRAD_RTOL, assert_close, grad_tolerance
-from reference import finite_diff as fd
+from conftest import assert_q_gradient
 from reference import numpy_net as ref
 
 from a3c_native import A3CConfig, Network, Policy, _core, evaluate, load_checkpoint, train
@@ -86,23 +85,9 @@ def test_targets_and_gradient_match_numpy_and_finite_differences(method):
     obs = rec["obs"].reshape(T * k, -1)
     actions = rec["actions"].reshape(-1)
     targets = rec["targets"].reshape(-1)  # constants of the loss (float32, as the learner used)
-    loss, want = ref.q_loss_and_grad(sd, obs, actions, targets)
+    loss, _ = ref.q_loss_and_grad(sd, obs, actions, targets)
     assert rec["total"] == pytest.approx(loss, rel=1e-5)
-    got = ref.split_params(rec["grad"], spec)
-    for name, w in want.items():
-        atol, rtol = grad_tolerance(w, GRAD_RTOL, GRAD_FLOOR)
-        assert_close(got[name], w, atol, rtol, name=f"d/d {name}")
-
-    def f(d):
-        layers = ref.q_forward_cache(d, obs)[1]
-        return ref.q_loss(d, obs, actions, targets), [z > 0 for *_, z in layers]
-
-    rng = np.random.default_rng(3)
-    for name in sd:
-        idx = fd.sample_indices(int(np.size(sd[name])), 8, rng)
-        s = fd.fd_tensor_of(sd, f, name, idx)
-        atol, rtol = grad_tolerance(s.values, FD_RTOL, FD_FLOOR, FD_ABS_FLOOR)
-        assert_close(got[name].reshape(-1)[s.indices], s.values, atol, rtol, name=f"d/d {name} (vs FD)")
+    assert_q_gradient(ref.split_params(rec["grad"], spec), sd, obs, actions, targets, seed=3)
 
 
 @pytest.mark.parametrize("method", VALUE_METHODS)

@@ -7,8 +7,7 @@ import functools
 
 import numpy as np
 import pytest
-from conftest import CONFIGS, FD_ABS_FLOOR, FD_FLOOR, FD_RTOL, FWD_ATOL, GRAD_FLOOR, GRAD_RTOL, assert_close, grad_tolerance, kink_free_obs
-from reference import finite_diff as fd
+from conftest import CONFIGS, FWD_ATOL, assert_close, assert_q_gradient, kink_free_obs
 from reference import numpy_net as ref
 
 from a3c_native import Network
@@ -69,23 +68,9 @@ def test_q_forward_matches_reference(cfg_id):
 def test_q_loss_gradient_matches_reference_and_finite_differences(cfg_id, reduction):
     net, spec, params, sd, obs, actions, targets = _case(cfg_id)
     loss, grad = net.q_loss_and_grad(params, obs, actions, targets, reduction=reduction)
-    want_loss, want = ref.q_loss_and_grad(sd, obs, actions, targets, reduction=reduction)
+    want_loss, _ = ref.q_loss_and_grad(sd, obs, actions, targets, reduction=reduction)
     assert loss == pytest.approx(want_loss, rel=1e-5, abs=1e-5)
-    got = ref.split_params(grad, spec)
-    for name, w in want.items():
-        atol, rtol = grad_tolerance(w, GRAD_RTOL, GRAD_FLOOR)
-        assert_close(got[name], w, atol, rtol, name=f"d/d {name}")
-
-    def f(d):
-        q, layers, _ = ref.q_forward_cache(d, obs)
-        return ref.q_loss(d, obs, actions, targets, reduction=reduction), [z > 0 for *_, z in layers]
-
-    rng = np.random.default_rng(9)
-    for name in sd:
-        idx = fd.sample_indices(int(np.size(sd[name])), 8, rng)
-        s = fd.fd_tensor_of(sd, f, name, idx)
-        atol, rtol = grad_tolerance(s.values, FD_RTOL, FD_FLOOR, FD_ABS_FLOOR)
-        assert_close(got[name].reshape(-1)[s.indices], s.values, atol, rtol, name=f"d/d {name} (vs FD)")
+    assert_q_gradient(ref.split_params(grad, spec), sd, obs, actions, targets, reduction=reduction, seed=9)
 
 
 def test_only_the_taken_action_gets_a_gradient():
