@@ -147,7 +147,7 @@ def test_event_file_holds_every_scalar_as_tensorboard_reads_it(tmp_path):
         ("episode/score", 600, 3.5), ("episode/length", 600, 900.0),
         ("train/policy_loss", 640, 0.25), ("train/value_loss", 640, 1.5),
         ("train/entropy", 640, 1.75), ("train/lr", 640, pytest.approx(3e-4, rel=1e-7)),
-        ("perf/steps_per_sec", 640, 320.0),
+        ("perf/steps_per_sec", 640, 320.0), ("perf/staleness_mean", 640, 0.5),
     ]  # fmt: skip
     assert all(e.wall_time > 1.6e9 for e in events)
 

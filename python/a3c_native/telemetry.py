@@ -4,7 +4,8 @@ Everything here runs on the main thread from train()'s progress callback, once p
 ``log_interval_seconds``: short and rare work, because every worker needs the GIL for each
 env step (DESIGN.md, "the GIL convoy"). Writes episodes.csv (its format: rundir.py) and, in
 tb/, the TensorBoard scalars episode/score, episode/length (x = step), train/policy_loss,
-train/value_loss, train/entropy, train/lr and perf/steps_per_sec, and for the value-based
+train/value_loss, train/entropy, train/lr, perf/steps_per_sec and perf/staleness_mean (other
+workers' updates between a worker's snapshot and its update), and for the value-based
 methods q/mean_max_q, q/epsilon_worker<i> and q/target_refreshes, and in the cluster mode
 cluster/nodes_alive, cluster/exchange_share, cluster/bytes_per_sec_per_node and
 cluster/lost_steps_bound (tfevents.py, no
@@ -93,6 +94,7 @@ class Telemetry:
                 ("train/entropy", p.entropy),
                 ("train/lr", p.lr),
                 ("perf/steps_per_sec", p.steps_per_sec),
+                ("perf/staleness_mean", p.staleness_mean),
                 *_value_based_scalars(p),
                 *_cluster_scalars(p),
             ):
