@@ -4,6 +4,8 @@ node of 1 CPU each, started and stopped here): learning, exchange, node faults, 
 from __future__ import annotations
 
 import random
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from ray.cluster_utils import Cluster
 
 from a3c_native import A3CConfig, evaluate, train
 from a3c_native.checkpoint import load_checkpoint
+from a3c_native.errors import ClusterError, ConfigError
 from a3c_native.games import GymMake
 from a3c_native.networks import Network
 
@@ -34,6 +37,30 @@ def cluster() -> Any:
     yield c
     ray.shutdown()
     c.shutdown()
+
+
+class ExplodingCartPole:
+    """An env factory whose envs raise RuntimeError at their step `after` (picklable: it travels
+    to the node actors)."""
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+
+    def __call__(self, seed: int | None = None) -> Any:
+        import gymnasium as gym
+
+        after = self.after
+
+        class Exploding(gym.Wrapper):
+            steps = 0
+
+            def step(self, action: Any) -> Any:
+                self.steps += 1
+                if self.steps == after:
+                    raise RuntimeError(f"the env broke at step {after}")
+                return self.env.step(action)
+
+        return Exploding(gym.make("CartPole-v1"))
 
 
 def cartpole(**fields: Any) -> A3CConfig:
@@ -56,7 +83,9 @@ def test_cartpole_learns_with_two_nodes(cluster: Any, tmp_path: Path) -> None:
     ckpt = load_checkpoint(tmp_path / "run" / "checkpoint.npz")
     assert ckpt.step == result.total_steps
     np.testing.assert_array_equal(ckpt.params, result.params)
-    # Measured over seeds 0-3 on this 2-core machine: 20-game means of 402-500 (margin below).
+    # The classic_control preset's exchange interval, 0.02 s: measured on this 2-core machine with
+    # these settings, 20-game means of 212-499 over seeds 0-15 (482 for seed 0); at 0.1 s
+    # 95-500 over seeds 0-5 (README, "Cluster mode (Ray)").
     score = evaluate(ckpt, env_fn=GymMake("CartPole-v1"), episodes=20, seed=1).mean
     assert score >= 195, f"two nodes of CartPole reached {score:.1f} over 20 games (need 195)"
 
@@ -132,3 +161,37 @@ def test_twenty_kills_leave_every_checkpoint_loadable(cluster: Any, tmp_path: Pa
     final = load_checkpoint(run / "checkpoint.npz")
     assert final.step == result.total_steps
     assert np.isfinite(final.params).all()
+
+
+def test_more_nodes_than_the_cluster_has_cpus_for_is_refused(cluster: Any) -> None:
+    with pytest.raises(ConfigError, match=r"nodes=3 x threads=1 needs 3 CPUs; the Ray cluster has 2 on 2 node"):
+        train(cartpole(nodes=3, total_steps=1000))
+
+
+def test_another_address_than_the_connected_cluster_is_refused(cluster: Any) -> None:
+    with pytest.raises(ConfigError, match=r"already connected to the Ray cluster at"):
+        train(cartpole(ray_address="10.255.255.1:6379", total_steps=1000))
+
+
+def test_an_exception_in_a_node_stops_the_run_and_reaches_the_caller(cluster: Any, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    cfg = A3CConfig(env_fn=ExplodingCartPole(after=3000), arch="mlp", ray_address="auto", nodes=2, threads=1,
+                    total_steps=10**7, run_dir=str(run), log_interval_seconds=0.2)  # fmt: skip
+    t0 = time.monotonic()
+    # The env factory is defined here, in a module the node processes cannot import: send it by
+    # value, as cloudpickle sends one defined in the user's script.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    try:
+        with pytest.raises(RuntimeError, match="the env broke at step 3000"):
+            train(cfg)
+    finally:
+        ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    assert time.monotonic() - t0 < 60
+    load_checkpoint(run / "checkpoint.npz")  # the run's checkpoint is kept and loadable
+
+
+def test_an_env_fn_the_nodes_cannot_import_is_named(cluster: Any) -> None:
+    cfg = A3CConfig(env_fn=ExplodingCartPole(after=10**9), arch="mlp", ray_address="auto", nodes=2, threads=1,
+                    total_steps=10**6)  # fmt: skip
+    with pytest.raises(ClusterError, match=r"could not start: ModuleNotFoundError: No module named 'test_cluster'"):
+        train(cfg)

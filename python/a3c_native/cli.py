@@ -116,6 +116,15 @@ def _net_and_method(cfg: A3CConfig) -> str:
     return cfg.arch if cfg.method == "a3c" else f"{cfg.method} {cfg.arch}"
 
 
+def _workers(cfg: A3CConfig) -> str:
+    """'2 threads x 8 envs', or in the cluster mode '2 nodes x 1 threads x 8 envs' (nodes 0:
+    'Ray nodes', one per node of the cluster)."""
+    where = ""
+    if cfg.ray_address is not None:
+        where = f"{cfg.nodes or 'Ray'} nodes (Ray at {cfg.ray_address}) x "
+    return f"{where}{cfg.threads} threads x {cfg.envs_per_thread} envs"
+
+
 def _log_config(cfg: A3CConfig, src: Sources) -> None:
     """Two lines before a run: its sources, lowest first, and what they changed."""
     log.info("config: %s", " < ".join(["A3CConfig defaults", *src.applied]))
@@ -171,12 +180,23 @@ def _ray_options(f: Any) -> Any:
         metavar="ADDRESS",
         help="Train on a Ray cluster, one Hogwild pool per node and a parameter server: auto (the "
         "cluster this machine joined with `ray start`), HOST:PORT (its head), or local (simulated "
-        'nodes on this machine). Needs pip install ".[ray]".',
+        "nodes on this machine); none: this machine only (e.g. to resume a cluster run here). "
+        'Needs pip install ".[ray]".',
     )(f)
 
 
 def _ray_overrides(ray_address: str | None, nodes: int | None, sync_interval: float | None) -> dict[str, Any]:
+    if ray_address == "none":  # applied after the config is resolved: _one_machine
+        ray_address = None
     return {"ray_address": ray_address, "nodes": nodes, "sync_interval_seconds": sync_interval}
+
+
+def _one_machine(cfg: A3CConfig, ray_address: str | None) -> A3CConfig:
+    """--ray none: a run on this machine whatever the sources say (e.g. resuming a cluster run's
+    checkpoint, whose config names its cluster). None cannot be written in TOML or --set."""
+    if ray_address != "none":
+        return cfg
+    return dataclasses.replace(cfg, ray_address=None, nodes=0)
 
 
 @cli.command()
@@ -279,11 +299,12 @@ def train(ctx: click.Context, game: str | None, threads: int | None, envs_per_th
     }
     cfg, src = resolve_config(game, config_file=config_file, preset=preset, sets=sets,
                               resume=resume, overrides=overrides)  # fmt: skip
+    cfg = _one_machine(cfg, ray_address)
     _log_config(cfg, src)
     what = cfg.to_dict()["env_fn"] or cfg.game
     verb = f"resuming {resume} on" if resume else "training"
-    log.info("%s %s: %s, %d threads x %d envs, %s steps -> %s", verb, what, _net_and_method(cfg),
-             cfg.threads, cfg.envs_per_thread, f"{cfg.total_steps:,}", cfg.run_dir)  # fmt: skip
+    log.info("%s %s: %s, %s, %s steps -> %s", verb, what, _net_and_method(cfg), _workers(cfg),
+             f"{cfg.total_steps:,}", cfg.run_dir)  # fmt: skip
     try:
         result = run_training(cfg, resume=resume, progress_bar=not quiet)
     finally:
@@ -371,12 +392,12 @@ def learn(game: str, minutes: float, eval_every: float, eval_episodes: int, targ
                  **_ray_overrides(ray_address, nodes, sync_interval)}  # fmt: skip
     cfg, src = resolve_config(game, config_file=config_file, preset=preset, sets=sets,
                               overrides=overrides)  # fmt: skip
+    cfg = _one_machine(cfg, ray_address)
     _log_config(cfg, src)
     if target is None and cfg.env_fn is None and cfg.game == "pong":
         target = 18.0
-    log.info("learning %s for %g min: %s, %d threads x %d envs -> %s",
-             cfg.to_dict()["env_fn"] or cfg.game, minutes, _net_and_method(cfg), cfg.threads,
-             cfg.envs_per_thread, cfg.run_dir)  # fmt: skip
+    log.info("learning %s for %g min: %s, %s -> %s", cfg.to_dict()["env_fn"] or cfg.game, minutes,
+             _net_and_method(cfg), _workers(cfg), cfg.run_dir)  # fmt: skip
     report = run_learning(cfg, minutes=minutes, eval_every_minutes=eval_every,
                           eval_episodes=eval_episodes, target=target, log=click.echo)  # fmt: skip
     click.echo(report.summary())

@@ -60,7 +60,8 @@ def connect(ray: ModuleType, cfg: A3CConfig) -> bool:
     address = cfg.ray_address
     if address == "local":
         nodes = cfg.nodes or max(1, usable_cpus() // cfg.threads)
-        ray.init(num_cpus=nodes * cfg.threads, **quiet)
+        # address="local": always a new private instance, never a cluster `ray start` left running.
+        ray.init(address="local", num_cpus=nodes * cfg.threads, **quiet)
         return True
     if address != "auto":
         host, _, port = address.rpartition(":")  # type: ignore[union-attr]

@@ -42,6 +42,17 @@ MAX_NODE_RESTARTS = 1000  # per node actor: a node that keeps dying this often i
 _STOP_GRACE_SECONDS = 30.0  # for the nodes' final exchanges after a stop, then they are killed
 
 
+def _init_failure(e: BaseException) -> str:
+    """The cause of an actor's failed construction, from Ray's error text (its last line)."""
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else type(e).__name__
+
+
+def server_name(run_id: str) -> str:
+    """The Ray actor name of run `run_id`'s parameter server."""
+    return f"a3c_native-{run_id}-server"
+
+
 def node_name(run_id: str, index: int) -> str:
     """The Ray actor name of node `index` of run `run_id` (ray.get_actor(name) finds it)."""
     return f"a3c_native-{run_id}-node{index}"
@@ -107,9 +118,14 @@ def train_on_ray(
     try:
         nodes = resolve_nodes(ray, cfg)
         here = ray.get_runtime_context().get_node_id()
+        run_id = uuid.uuid4().hex[:8]
         server = (
             ray.remote(ParameterServer)
-            .options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=True))
+            .options(
+                name=server_name(run_id),
+                num_cpus=0,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=True),
+            )
             .remote(params, rms, target, start_step, start_seconds, cfg.total_steps, cfg.sync_interval_seconds)
         )
         node_cls = ray.remote(concurrency_groups={"train": 1, "control": 2})(NodeActor)
@@ -121,9 +137,13 @@ def train_on_ray(
         }
         cfg_dict = cfg.to_dict()
         # Named, so that tools (and the fault tests) can find a run's nodes: node_name(run, i).
-        run_id = uuid.uuid4().hex[:8]
+        # A node finds the server by its name: a restartable actor's constructor arguments
+        # must stay small (an actor handle among them is kept in the object store).
         actors = [
-            node_cls.options(name=node_name(run_id, i), **node_options).remote(i, cfg_dict, cfg.env_fn, server) for i in range(nodes)
+            node_cls.options(name=node_name(run_id, i), **node_options).remote(
+                i, cfg_dict, cfg.env_fn, server_name(run_id)
+            )
+            for i in range(nodes)
         ]
         log.info("cluster mode: %d node(s) x %d thread(s), exchanging every %g s", nodes, cfg.threads, cfg.sync_interval_seconds)
 
@@ -221,8 +241,20 @@ def train_on_ray(
                             failure = cause
                             log.error("node %d failed: %s", i, cause)
                         stop_all()
-                    except RayActorError as e:  # died past its restarts: run on without it
+                    except RayActorError as e:
                         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                        if getattr(e, "actor_init_failed", False):
+                            # Not a fault to ride over: the node could not even be built (its
+                            # arguments, e.g. an env_fn from a module the nodes cannot import).
+                            if failure is None:
+                                failure = ClusterError(
+                                    f"node {i} could not start: {_init_failure(e)}; an env_fn must be "
+                                    "importable on every node (installed there), or defined in the script "
+                                    "that calls train()"
+                                )
+                            stop_all()
+                            continue
+                        # died past its restarts: run on without it
                         ray.get(server.node_died.remote(i, f"gone for good: {first}"))
                         log.warning("node %d is gone for good (%s); the run goes on without it", i, first)
                 if not refs and failure is None and stop_deadline is None:

@@ -143,11 +143,12 @@ class NodeActor:
     concurrency groups 'train' for run() and 'control' for stop() and ping(), so a stop
     reaches it while run() is busy)."""
 
-    def __init__(self, index: int, cfg_dict: dict[str, Any], env_fn: Any, server: Any) -> None:
+    def __init__(self, index: int, cfg_dict: dict[str, Any], env_fn: Any, server_name: str) -> None:
         self.index = index
         self.cfg_dict = cfg_dict
         self.env_fn = env_fn
-        self.server = server
+        self.server_name = server_name  # the parameter server's actor name (ray.get_actor)
+        self.server: Any = None
         self.trainer: Any = None
         self.stop_requested = False
 
@@ -166,6 +167,7 @@ class NodeActor:
         import ray
 
         threads = int(self.cfg_dict["threads"])
+        self.server = ray.get_actor(self.server_name)
         reg = ray.get(self.server.register.remote(self.index, socket.gethostname(), threads))
         cpus = pin_this_thread(reg["slot"], threads) if self.cfg_dict.get("pin_threads", True) else []
         cfg = node_config(self.cfg_dict, self.env_fn, self.index, reg["incarnation"])
