@@ -17,6 +17,11 @@ For each (t_max, k), in one process, medians over --reps runs of --seconds each:
   gil %     per worker step, the worker's CPU time inside the Python env call (an upper
             bound of its GIL-held time) over the wall time of a worker step.
   stale     mean number of other workers' updates between a snapshot and its update.
+With --ray-nodes N, the cluster mode (issue 21): N simulated Ray nodes on this machine, each a
+process with threads/N actor-learners and its own shared buffer, exchanging with a parameter
+server, against one machine's threads, alternating runs; steps/s over the same window of each
+run (after --warmup s: a node's start-up is not training), the share of each node's time with
+an exchange in flight and the bytes per second per node (both directions).
 With --a2c, the same for A2C: one learner thread whose k x threads games are emulated by
 ale-py threads on every core (a3c_native's threads=1 configuration). With --method, one table
 per method (a3c, one_step_q, one_step_sarsa, n_step_q), each value-based row followed by its
@@ -25,7 +30,8 @@ Agent steps, not frames (one agent step = 4 emulator frames).
 
 Machine: AMD EPYC (Zen 4), 2 vCPUs, 24 GiB; ale-py 0.12.1, CPython 3.11.
 Command:  python bench/throughput.py [--game pong --threads 2 --envs-per-thread 1 4 8 16
-          --t-max 20 --seconds 8 --reps 3 --a2c --arch a3c a3c_lstm --method a3c n_step_q]
+          --t-max 20 --seconds 8 --reps 3 --a2c --arch a3c a3c_lstm --method a3c n_step_q
+          --ray-nodes 2 --sync-interval 1 --warmup 5 --only-cluster]
 """
 
 from __future__ import annotations
@@ -83,6 +89,57 @@ def train_run(cfg: A3CConfig) -> tuple[float, float, float]:
     return r.steps_per_sec, gil, r.staleness_mean
 
 
+def window_rate(cfg: A3CConfig, warmup: float) -> tuple[float, dict | None]:
+    """Agent steps/s of a3c_native.train(cfg) between its first progress report after `warmup`
+    seconds and its last one (so that a cluster run's node start-up, process spawn and env
+    creation, ~2-5 s, is not counted; the same window is used for the one-machine run), and
+    the run's cluster summary."""
+    marks: list[tuple[float, int]] = []
+
+    def mark(p: a3c_native.Progress) -> None:
+        if p.seconds >= warmup:
+            marks.append((time.monotonic(), p.steps))
+
+    r = a3c_native.train(cfg, callback=mark)
+    (t0, s0), (t1, s1) = marks[0], marks[-1]
+    return (s1 - s0) / (t1 - t0), r.cluster
+
+
+def measure_cluster(args: argparse.Namespace, arch: str, method: str, t_max: int) -> None:
+    """Issue 21's overhead bar: --ray-nodes simulated nodes of threads/nodes actor-learners each
+    (Ray, one process per node, a parameter server, exchanges every --sync-interval s) against
+    one machine's --threads actor-learners, alternating, same k, same window of each run."""
+    import ray
+
+    nodes = args.ray_nodes
+    per_node = args.threads // nodes
+    ray.init(num_cpus=args.threads, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    try:
+        print(f"cluster mode ({arch}, {method}, t_max {t_max}): {nodes} simulated nodes x {per_node} thread(s) "
+              f"vs 1 machine x {args.threads} threads; exchanges every {args.sync_interval:g} s; steps/s over "
+              f"seconds {args.warmup:g}-{args.seconds:g} of each run")  # fmt: skip
+        print(f"{'k':>4} {'1 machine':>10} {'cluster':>8} {'ratio':>6} {'exch. %':>8} {'MB/s/node':>10}")
+        for k in args.envs_per_thread:
+            base = A3CConfig(game=args.game, arch=arch, threads=args.threads, envs_per_thread=k,
+                             total_steps=10**12, max_seconds=args.seconds, log_interval_seconds=0.5,
+                             t_max=t_max, method=method)  # fmt: skip
+            clus = dataclasses.replace(base, threads=per_node, ray_address="auto", nodes=nodes,
+                                       sync_interval_seconds=args.sync_interval)  # fmt: skip
+            one, many, share, mb = [], [], [], []
+            for _ in range(args.reps):
+                one.append(window_rate(base, args.warmup)[0])
+                rate, c = window_rate(clus, args.warmup)
+                many.append(rate)
+                share.append(c["exchange_share"])
+                mb.append(c["bytes_per_sec_per_node"] / 1e6)
+            med = statistics.median
+            o, m = med(one), med(many)
+            print(f"{k:>4} {o:>10.0f} {m:>8.0f} {m / o:>5.2f}x {med(share):>8.2%} {med(mb):>10.1f}", flush=True)
+        print()
+    finally:
+        ray.shutdown()
+
+
 def measure(args: argparse.Namespace, arch: str, method: str, t_max: int, probe: AtariVecEnv,
             a3c_rates: dict[tuple[str, int, int], float]) -> None:  # fmt: skip
     med = statistics.median
@@ -137,6 +194,14 @@ def main() -> None:
                     help="networks to measure, one set of tables each (the _lstm archs: issue 19)")
     ap.add_argument("--method", nargs="+", default=["a3c"], choices=list(METHODS),
                     help="methods to measure, one table each; put a3c first to get the ratios (issue 20)")
+    ap.add_argument("--ray-nodes", type=int, default=0,
+                    help="also measure the cluster mode: this many simulated Ray nodes of threads/nodes "
+                    "actor-learners each, against one machine (issue 21)")
+    ap.add_argument("--sync-interval", type=float, default=A3CConfig.sync_interval_seconds,
+                    help="the cluster mode's exchange interval (s)")
+    ap.add_argument("--warmup", type=float, default=5.0,
+                    help="cluster rows: seconds of each run left out of its steps/s (node start-up)")
+    ap.add_argument("--only-cluster", action="store_true", help="with --ray-nodes: skip the other tables")
     args = ap.parse_args()
 
     probe = AtariVecEnv(args.game, seeds=[0])
@@ -148,7 +213,10 @@ def main() -> None:
     for arch in args.arch:
         for method in args.method:
             for t_max in args.t_max:
-                measure(args, arch, method, t_max, probe, a3c_rates)
+                if not args.only_cluster:
+                    measure(args, arch, method, t_max, probe, a3c_rates)
+                if args.ray_nodes:
+                    measure_cluster(args, arch, method, t_max)
 
 
 if __name__ == "__main__":
