@@ -38,6 +38,7 @@ def test_presets_ship_with_the_package_and_a2c_is_one_learner():
 def test_presets_every_family_has_its_preset_and_atari_is_the_dataclass_defaults():
     assert set(FAMILIES) <= set(preset_names())
     assert load_preset("atari") == {}  # the defaults are declared once, in config.py
+    assert load_preset("atari", method="n_step_q") == {"lr": 2.5e-4}  # measured on Pong
     assert load_preset("classic_control")["arch"] == "mlp"
 
 
