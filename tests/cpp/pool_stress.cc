@@ -73,8 +73,11 @@ a3c::TrainOptions options(int threads, std::int64_t total_steps, bool locked) {
   return opt;
 }
 
+// exchange: the main thread also does what the cluster mode's exchange does while the workers
+// run: a read of the shared buffer, a shift of it (SharedParams::shift) and other nodes' steps
+// added to the global count (Pool::add_external_steps).
 void run_pool(const std::string& arch, int threads, int k, bool locked, std::int64_t steps,
-              a3c::Method method = a3c::Method::kA3C) {
+              a3c::Method method = a3c::Method::kA3C, bool exchange = false) {
   using namespace a3c;
   const bool vector_obs = arch.rfind("mlp", 0) == 0;  // mlp, mlp_lstm
   const std::vector<Index> obs = vector_obs ? std::vector<Index>{8} : std::vector<Index>{4, 84, 84};
@@ -101,9 +104,16 @@ void run_pool(const std::string& arch, int threads, int k, bool locked, std::int
   } catch (const std::runtime_error&) {
     isa_refused = true;
   }
-  while (!pool.wait_for(0.05)) {
+  AlignedBuffer<float> sent(net.num_params()), got(net.num_params());
+  while (!pool.wait_for(exchange ? 0.005 : 0.05)) {
     (void)pool.collect(true);  // the main thread's telemetry reads, concurrently with workers
     (void)pool.steps_done();
+    if (exchange) {
+      shared.read(sent.data(), nullptr);
+      for (std::size_t i = 0; i < got.size(); ++i) got[i] = sent[i] * 0.999f;
+      shared.shift(sent.data(), got.data());
+      pool.add_external_steps(7);
+    }
   }
   pool.join();
   const WorkerStats s = pool.collect(true);
@@ -113,10 +123,13 @@ void run_pool(const std::string& arch, int threads, int k, bool locked, std::int
   for (std::size_t i = 0; i < out.size(); ++i) finite = finite && std::isfinite(out[i]);
   const char* method_name[] = {"?", "a3c", "one_step_q", "one_step_sarsa", "n_step_q"};
   const std::string tag = arch + " " + method_name[static_cast<int>(method)] + " threads=" + std::to_string(threads) +
-                          " k=" + std::to_string(k) + (locked ? " locked" : " hogwild");
+                          " k=" + std::to_string(k) + (locked ? " locked" : " hogwild") +
+                          (exchange ? " +exchange" : "");
   expect(!pool.error(), tag + ": no worker error");
   expect(isa_refused, tag + ": the kernel set cannot change while the pool runs");
-  expect(pool.steps_done() >= steps && pool.steps_done() < steps + threads * k * opt.t_max, tag + ": step count");
+  const std::int64_t global = pool.steps_done() + pool.external_steps();
+  expect(global >= steps && pool.steps_done() < steps + threads * k * opt.t_max, tag + ": step count");
+  if (exchange) expect(pool.external_steps() > 0, tag + ": external steps counted");
   expect(s.updates > 0 && finite, tag + ": updates applied, params finite");
   if (target) {
     expect(target->refreshes() >= steps / 100 - threads && target->refreshes() <= steps / 100 + 1,
@@ -192,6 +205,8 @@ int main(int argc, char** argv) {
       for (bool locked : {false, true})
         run_pool(threads == 1 ? "a3c" : "mlp", threads, 4, locked,
                  std::max(1L, (threads == 1 ? 600L : 20000L) * 4 / scale), m);
+  // The cluster mode's exchange (issue 21) beside the workers.
+  for (bool locked : {false, true}) run_pool("mlp", 2, 4, locked, std::max(1L, 20000L * 4 / scale), a3c::Method::kA3C, true);
   run_failing_pool();
   run_unset_options();
   std::printf("%d failed\n", failures);
