@@ -306,3 +306,17 @@ def assert_q_gradient(got, sd, obs, actions, targets, *, reduction="sum", seed=0
         s = fd.fd_tensor_of(sd, loss_and_masks, name, idx)
         atol, rtol = grad_tolerance(s.values, FD_RTOL, FD_FLOOR, FD_ABS_FLOOR)
         assert_close(got[name].reshape(-1)[s.indices], s.values, atol, rtol, name=f"d/d {name} (vs FD)")
+
+
+def wait_until_training(proc, ckpt, timeout=60.0, poll=0.02):
+    """Block until `proc` (a CLI training run) has written a checkpoint past step 0, which
+    the progress callback does once the pool runs; fail if it exits or `timeout` passes."""
+    import time
+
+    from a3c_native.checkpoint import load_checkpoint
+
+    deadline = time.monotonic() + timeout
+    while not (ckpt.exists() and load_checkpoint(ckpt).step > 0):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the run did not start"
+        time.sleep(poll)

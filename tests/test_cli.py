@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_until_training
 from a3c_native import A3CConfig, train
 from a3c_native.checkpoint import load_checkpoint, save_checkpoint
 from a3c_native.cli import cli
@@ -254,12 +255,7 @@ def test_cli_second_ctrl_c_soon_after_the_first_exits_like_one(tmp_path, gap):
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        # A checkpoint past step 0 is written by the progress callback: the pool is running.
-        deadline = time.monotonic() + 60
-        while not (ckpt.exists() and load_checkpoint(ckpt).step > 0):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the run did not start"
-            time.sleep(0.02)
+        wait_until_training(proc, ckpt)
         proc.send_signal(signal.SIGINT)
         time.sleep(gap)
         proc.send_signal(signal.SIGINT)

@@ -7,10 +7,10 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_until_training
 
 from a3c_native.checkpoint import load_checkpoint
 
@@ -29,11 +29,7 @@ def test_cli_ray_local_trains_and_ctrl_c_stops_every_node_and_keeps_the_checkpoi
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while not (ckpt.exists() and load_checkpoint(ckpt).step > 0):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the run did not start"
-            time.sleep(0.05)
+        wait_until_training(proc, ckpt, timeout=120)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=TIMEOUT)
     finally:

@@ -23,6 +23,7 @@ from .errors import CheckpointError, ConfigError
 from .games import canonical_env_fn_name
 from .networks import Network
 from .rundir import CHECKPOINT_FILE, write_config
+from .telemetry import Telemetry
 
 
 def make_network(cfg: A3CConfig, obs_shape: tuple[int, ...], obs_dtype: np.dtype, num_actions: int) -> Network:
@@ -260,3 +261,37 @@ class RunDir:
         )
         self.last_step = steps
         self.last_time = time.monotonic()
+
+
+def open_run(
+    cfg: A3CConfig, net: Network, ckpt: Checkpoint | None, start_step: int, progress_bar: bool
+) -> tuple[RunDir | None, Telemetry | None]:
+    """The run directory (cfg.run_dir, else None) and the telemetry (files, TensorBoard, the
+    bar; None when there is neither a run directory nor a bar) of a run starting at
+    `start_step` (from `ckpt` when resuming)."""
+    run_dir = RunDir(cfg, net, ckpt, start_step) if cfg.run_dir is not None else None
+    if run_dir is None and not progress_bar:
+        return None, None
+    telemetry = Telemetry(
+        cfg.run_dir,
+        total_steps=cfg.total_steps,
+        start_step=start_step,
+        seconds_offset=run_dir.seconds_offset if run_dir else 0.0,
+        episodes_offset=run_dir.episodes_offset if run_dir else 0,
+        progress_bar=progress_bar,
+        tensorboard=cfg.tensorboard,
+        max_seconds=cfg.max_seconds,
+    )
+    return run_dir, telemetry
+
+
+def timings_of(raw: Any) -> dict[str, float]:
+    """TrainResult.timings from a native RunStats: cumulative seconds summed over the workers."""
+    return {
+        "gil_wait": raw.gil_wait_seconds,
+        "env_call": raw.env_call_seconds,
+        "env_call_cpu": raw.env_call_cpu_seconds,
+        "env": raw.env_seconds,
+        "net": raw.net_seconds,
+        "update": raw.update_seconds,
+    }

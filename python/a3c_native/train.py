@@ -25,12 +25,13 @@ from .envs import make_worker_envs
 from .native_options import native_options
 from .results import EpisodeRecord, Progress, TrainResult
 from .run_parts import (
-    RunDir,
     StopOnSignals,
     check_env_matches,
     check_resumable,
     make_network,
+    open_run,
     start_state,
+    timings_of,
 )
 from .telemetry import Telemetry
 
@@ -47,18 +48,6 @@ _RUN_SWITCH_INTERVAL = 0.0002
 
 def _episodes(raw: list[_core.Episode]) -> list[EpisodeRecord]:
     return [EpisodeRecord(e.wall_time, e.step, e.worker, e.score, e.length) for e in raw]
-
-
-def _timings(raw: _core.RunStats) -> dict[str, float]:
-    """TrainResult.timings: cumulative seconds summed over the workers."""
-    return {
-        "gil_wait": raw.gil_wait_seconds,
-        "env_call": raw.env_call_seconds,
-        "env_call_cpu": raw.env_call_cpu_seconds,
-        "env": raw.env_seconds,
-        "net": raw.net_seconds,
-        "update": raw.update_seconds,
-    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,18 +127,7 @@ def train(
         def state() -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
             return (*trainer.state(), trainer.target_params())
 
-        run_dir = RunDir(cfg, net, ckpt, start_step) if cfg.run_dir is not None else None
-        if run_dir is not None or progress_bar:
-            telemetry = Telemetry(
-                cfg.run_dir,
-                total_steps=cfg.total_steps,
-                start_step=start_step,
-                seconds_offset=run_dir.seconds_offset if run_dir else 0.0,
-                episodes_offset=run_dir.episodes_offset if run_dir else 0,
-                progress_bar=progress_bar,
-                tensorboard=cfg.tensorboard,
-                max_seconds=cfg.max_seconds,
-            )
+        run_dir, telemetry = open_run(cfg, net, ckpt, start_step, progress_bar)
         if run_dir is not None:
             # A checkpoint exists from the first moment of the run: a crash at any time later
             # leaves a loadable file (the last complete one, thanks to the atomic write).
@@ -228,7 +206,7 @@ def train(
             staleness_mean=raw.staleness_mean,
             staleness_hist=raw.staleness_hist,
             interrupted=interrupted,
-            timings=_timings(raw),
+            timings=timings_of(raw),
             config=cfg.to_dict(),
             target_params=final_target,
             target_refreshes=raw.target_refreshes,

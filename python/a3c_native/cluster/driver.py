@@ -33,7 +33,7 @@ from a3c_native.config import A3CConfig
 from a3c_native.envs import probe_env
 from a3c_native.errors import ClusterError
 from a3c_native.results import EpisodeRecord, Progress, TrainResult
-from a3c_native.run_parts import RunDir, StopOnSignals, check_env_matches, make_network, start_state
+from a3c_native.run_parts import StopOnSignals, check_env_matches, make_network, open_run, start_state
 from a3c_native.telemetry import Telemetry
 
 log = logging.getLogger("a3c_native")
@@ -147,18 +147,7 @@ def train_on_ray(
         ]
         log.info("cluster mode: %d node(s) x %d thread(s), exchanging every %g s", nodes, cfg.threads, cfg.sync_interval_seconds)
 
-        run_dir = RunDir(cfg, net, ckpt, start_step) if cfg.run_dir is not None else None
-        if run_dir is not None or progress_bar:
-            telemetry = Telemetry(
-                cfg.run_dir,
-                total_steps=cfg.total_steps,
-                start_step=start_step,
-                seconds_offset=run_dir.seconds_offset if run_dir else 0.0,
-                episodes_offset=run_dir.episodes_offset if run_dir else 0,
-                progress_bar=progress_bar,
-                tensorboard=cfg.tensorboard,
-                max_seconds=cfg.max_seconds,
-            )
+        run_dir, telemetry = open_run(cfg, net, ckpt, start_step, progress_bar)
         if run_dir is not None:
             run_dir.save(params, rms if rms is not None else np.zeros_like(params), target, start_step, 0.0, 0)
 

@@ -25,7 +25,7 @@ from a3c_native import _core
 from a3c_native.config import A3CConfig
 from a3c_native.envs import derive_seed, make_worker_envs
 from a3c_native.native_options import native_options
-from a3c_native.run_parts import make_network
+from a3c_native.run_parts import make_network, timings_of
 
 # Env seeds of node i's incarnation j: derived from the run seed away from the one-machine
 # workers' indices, so two nodes (or a restarted node) never replay the same games.
@@ -94,14 +94,7 @@ class _Exchange:
             "skipped_updates": raw.skipped_updates,
             "staleness_hist": np.asarray(raw.staleness_hist),
             "staleness_sum": raw.staleness_mean * raw.updates,
-            "timings": {
-                "gil_wait": raw.gil_wait_seconds,
-                "env_call": raw.env_call_seconds,
-                "env_call_cpu": raw.env_call_cpu_seconds,
-                "env": raw.env_seconds,
-                "net": raw.net_seconds,
-                "update": raw.update_seconds,
-            },
+            "timings": timings_of(raw),
             "target_refreshes": raw.target_refreshes,
             "exchange_seconds": self.seconds,
             "epsilons": list(raw.epsilons),
