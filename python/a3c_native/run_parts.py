@@ -11,6 +11,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from .config import VECTOR_ARCHS, A3CConfig
 from .errors import CheckpointError, ConfigError
 from .games import canonical_env_fn_name
 from .networks import Network
+from .results import EpisodeRecord, Progress
 from .rundir import CHECKPOINT_FILE, write_config
 from .telemetry import Telemetry
 
@@ -295,3 +297,32 @@ def timings_of(raw: Any) -> dict[str, float]:
         "net": raw.net_seconds,
         "update": raw.update_seconds,
     }
+
+
+class ProgressLog:
+    """The games of a run so far, and what each Progress derives from them and from the
+    previous report: the total, the mean of the last 10 and the steps/s since then."""
+
+    def __init__(self, start_step: int) -> None:
+        self.episodes: list[EpisodeRecord] = []
+        self._recent: deque[float] = deque(maxlen=10)
+        self._last = (start_step, 0.0)  # (steps, seconds) of the previous report
+
+    def progress(self, steps: int, seconds: float, new: list[EpisodeRecord], **stats: Any) -> Progress:
+        """The Progress at global step `steps`, `seconds` into the run, with the games `new`
+        since the previous report and the losses and counters `stats` (Progress's other
+        fields)."""
+        self.episodes.extend(new)
+        self._recent.extend(e.score for e in new)
+        last_steps, last_seconds = self._last
+        dt = seconds - last_seconds
+        self._last = (steps, seconds)
+        return Progress(
+            steps=steps,
+            seconds=seconds,
+            steps_per_sec=(steps - last_steps) / dt if dt > 0 else 0.0,
+            episodes=new,
+            total_episodes=len(self.episodes),
+            recent_score=float(np.mean(self._recent)) if self._recent else None,
+            **stats,
+        )

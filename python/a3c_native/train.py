@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -29,6 +28,7 @@ from .run_parts import (
     check_env_matches,
     check_resumable,
     make_network,
+    ProgressLog,
     open_run,
     start_state,
     timings_of,
@@ -134,28 +134,18 @@ def train(
             run_dir.save(*state(), start_step, 0.0, 0)
 
         stopper = StopOnSignals(trainer)
-        episodes: list[EpisodeRecord] = []
-        recent: deque[float] = deque(maxlen=10)
-        last = {"steps": start_step, "seconds": 0.0}
+        progress_log = ProgressLog(start_step)
+        episodes = progress_log.episodes
 
         def on_progress(raw: _core.RunStats) -> bool | None:
             keep_going = _on_progress(raw)
             return False if stopper.caught is not None else keep_going
 
         def _progress(raw: _core.RunStats) -> Progress:
-            new = _episodes(raw.episodes)
-            episodes.extend(new)
-            recent.extend(e.score for e in new)
-            dt = raw.seconds - last["seconds"]
-            sps = (raw.steps - last["steps"]) / dt if dt > 0 else 0.0
-            last.update(steps=raw.steps, seconds=raw.seconds)
-            return Progress(
-                steps=raw.steps,
-                seconds=raw.seconds,
-                steps_per_sec=sps,
-                episodes=new,
-                total_episodes=len(episodes),
-                recent_score=float(np.mean(recent)) if recent else None,
+            return progress_log.progress(
+                raw.steps,
+                raw.seconds,
+                _episodes(raw.episodes),
                 policy_loss=raw.policy_loss,
                 value_loss=raw.value_loss,
                 entropy=raw.entropy,

@@ -19,7 +19,6 @@ import logging
 import os
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +32,7 @@ from a3c_native.config import A3CConfig
 from a3c_native.envs import probe_env
 from a3c_native.errors import ClusterError
 from a3c_native.results import EpisodeRecord, Progress, TrainResult
-from a3c_native.run_parts import StopOnSignals, check_env_matches, make_network, open_run, start_state
+from a3c_native.run_parts import ProgressLog, StopOnSignals, check_env_matches, make_network, open_run, start_state
 from a3c_native.telemetry import Telemetry
 
 log = logging.getLogger("a3c_native")
@@ -153,9 +152,8 @@ def train_on_ray(
 
         flag = _StopFlag()
         stopper = StopOnSignals(flag)
-        episodes: list[EpisodeRecord] = []
-        recent: deque[float] = deque(maxlen=10)
-        last = {"steps": start_step, "seconds": 0.0}
+        progress_log = ProgressLog(start_step)
+        episodes = progress_log.episodes
         lost_bound = 0
 
         def progress_of(poll: dict[str, Any]) -> Progress:
@@ -167,22 +165,13 @@ def train_on_ray(
                     "exchange %.1f s before were lost",
                     lost["node"], lost["incarnation"], lost["reason"], lost["steps_bound"], lost["seconds_since_exchange"],
                 )  # fmt: skip
-            new = sorted((EpisodeRecord(*e) for e in poll["episodes"]), key=lambda e: e.wall_time)
-            episodes.extend(new)
-            recent.extend(e.score for e in new)
-            dt = poll["seconds"] - last["seconds"]
-            sps = (poll["step"] - last["steps"]) / dt if dt > 0 else 0.0
-            last.update(steps=poll["step"], seconds=poll["seconds"])
             pl, vl, ent, count = poll["loss"]
             c = count if count > 0 else 1.0
             updates = poll["updates"]
-            return Progress(
-                steps=poll["step"],
-                seconds=poll["seconds"],
-                steps_per_sec=sps,
-                episodes=new,
-                total_episodes=len(episodes),
-                recent_score=float(np.mean(recent)) if recent else None,
+            return progress_log.progress(
+                poll["step"],
+                poll["seconds"],
+                sorted((EpisodeRecord(*e) for e in poll["episodes"]), key=lambda e: e.wall_time),
                 policy_loss=pl / c,
                 value_loss=vl / c,
                 entropy=ent / c,
