@@ -59,6 +59,18 @@ def test_plot_comparison_draws_several_runs_with_their_evaluations(tmp_path):
         assert len(np.unique(pixels, axis=0)) > 50
 
 
+def test_plot_comparison_frames_axis_is_drawn_only_with_a_frame_skip(tmp_path):
+    a = _fake_run(tmp_path, "a", threads=2, games=60)
+    b = _fake_run(tmp_path, "b", threads=4, games=60)
+    pics = []
+    for skip in (1, 1, 4):
+        png = plot_comparison([a, b], tmp_path / f"cmp{len(pics)}.png", frame_skip=skip)
+        with Image.open(png) as im:
+            pics.append(np.asarray(im.convert("RGB")))
+    assert np.array_equal(pics[0], pics[1])  # the same drawing twice is the same picture
+    assert not np.array_equal(pics[0], pics[2])  # the frames scale and its label are extra ink
+
+
 def test_plot_comparison_rejects_what_it_cannot_draw(tmp_path):
     a = _fake_run(tmp_path, "a", threads=2, games=20)
     empty = _fake_run(tmp_path, "empty", threads=2, games=0)

@@ -82,11 +82,7 @@ def plot_learning_curve(
         for ax, x in ((axes[0], [e.step for e in evaluations]), (axes[1], secs)):
             ax.errorbar(x, [e.mean for e in evaluations], yerr=[e.std for e in evaluations],
                         fmt="o", color="black", ms=4, capsize=3, label="evaluation (mean +- std)")  # fmt: skip
-    if frame_skip > 1:
-        top = axes[0].secondary_xaxis(
-            "top", functions=(lambda s: s * frame_skip, lambda f: f / frame_skip)
-        )
-        top.set_xlabel("emulator frames")
+    _frames_axis(axes[0], frame_skip)
     axes[0].set_ylabel("score (unclipped)")
     axes[0].legend(loc="best")
     fig.suptitle(f"{title}: {ep['score'].size} games, last-{window} mean {avg[-1]:.1f}")
@@ -103,6 +99,7 @@ def plot_comparison(
     window: int = 10,
     labels: Sequence[str] | None = None,
     title: str | None = None,
+    frame_skip: int = 1,
 ) -> Path:
     """Draw the `window`-game moving average of several runs' training scores on shared axes,
     vs agent steps and vs training time (each run's evaluations, if it has an eval.csv, as
@@ -118,6 +115,8 @@ def plot_comparison(
         labels: one legend entry per run (default: game, arch, threads and seed from each
             run's config.json, else its directory name).
         title: figure title (default: "<n> runs").
+        frame_skip: emulator frames per agent step; > 1 adds a frames axis over the steps
+            (the paper's Figure 1 plots against frames).
     """
     import matplotlib
 
@@ -152,6 +151,7 @@ def plot_comparison(
                 ax.errorbar(xe, [e.mean for e in evals], yerr=[e.std for e in evals], fmt="o",
                             color=color, ms=4, capsize=3)  # fmt: skip
     axes[0].set_xlabel("agent steps")
+    _frames_axis(axes[0], frame_skip)
     axes[1].set_xlabel(_time_label(use_minutes))
     axes[0].set_ylabel(f"score (unclipped), mean of last {window} training games")
     for ax in axes:
@@ -177,6 +177,13 @@ def _describe(run_dir: Path) -> str:
     what = f"{method} {cfg.get('arch')}" if method != "a3c" else cfg.get("arch")
     envs = f" x {cfg['envs_per_thread']} envs" if "envs_per_thread" in cfg else ""
     return f"{name} ({what}, {cfg.get('threads')} threads{envs}, seed {cfg.get('seed')})"
+
+
+def _frames_axis(ax: Any, frame_skip: int) -> None:
+    """An emulator-frames scale over an agent-steps axis (frames = steps x frame_skip)."""
+    if frame_skip > 1:
+        top = ax.secondary_xaxis("top", functions=(lambda s: s * frame_skip, lambda f: f / frame_skip))
+        top.set_xlabel("emulator frames")
 
 
 def _time_axis(seconds: np.ndarray, use_minutes: bool) -> np.ndarray:
