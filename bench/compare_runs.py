@@ -5,7 +5,8 @@ Takes each run's episodes.csv (a run directory or docs/learning/<name>_episodes.
 it at --minutes of training time, and writes the PNG (score vs agent steps, with an emulator
 frames scale, and vs time: a3c_native.plotting) and prints the table: agent steps and frames
 in the window, steps/s, the mean of the last 10 games at its end, and when (minutes and
-frames) the moving mean of 10 first reached each of --levels.
+frames) the moving mean of 10 first reached each of --levels. A value-based run's games count
+at epsilon <= 0.1 only (a3c_native.plotting.curve_games: a third of its envs explore at 0.5).
 
 Commands:
   python bench/compare_runs.py --minutes 15 --what regime --out docs/learning/pong_15min_regimes.png \\
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from a3c_native.plotting import moving_average, plot_comparison
+from a3c_native.plotting import CURVE_MAX_EPSILON, curve_games, moving_average, plot_comparison
 from a3c_native.rundir import EPISODE_FIELDS, read_episodes
 
 WINDOW = 10
@@ -69,13 +70,19 @@ def main() -> None:
                 w = csv.writer(dst)
                 w.writerow(EPISODE_FIELDS)
                 w.writerows(zip(*(ep[f][keep] for f in EPISODE_FIELDS)))
-            t, steps, score = ep["wall_time"][keep], ep["step"][keep], ep["score"][keep]
-            frames = steps * args.frame_skip
-            avg = moving_average(score, WINDOW)
+            t, steps = ep["wall_time"][keep], ep["step"][keep]
             rate = (steps[-1] - steps[0]) / (t[-1] - t[0])
-            reached = " | ".join(first_at(t / 60, frames, avg, lv) for lv in args.levels)
-            print(f"| {label} | {steps[-1] / 1e6:.2f}M ({frames[-1] / 1e6:.1f}M) | {rate:,.0f} | "
-                  f"{score[-WINDOW:].mean():+.1f} | {reached} |")  # fmt: skip
+            end = f"{steps[-1] / 1e6:.2f}M ({steps[-1] * args.frame_skip / 1e6:.1f}M)"
+            counted = keep & curve_games(ep)
+            if counted.any():
+                t, steps, score = ep["wall_time"][counted], ep["step"][counted], ep["score"][counted]
+                avg = moving_average(score, WINDOW)
+                reached = " | ".join(first_at(t / 60, steps * args.frame_skip, avg, lv) for lv in args.levels)
+                last = f"{score[-WINDOW:].mean():+.1f}"
+            else:
+                reached = " | ".join("not reached" for _ in args.levels)
+                last = f"no game at epsilon <= {CURVE_MAX_EPSILON:g}"
+            print(f"| {label} | {end} | {rate:,.0f} | {last} | {reached} |")
             labels.append(label)
             cut.append(out)
         plot_comparison(cut, args.out, labels=labels, frame_skip=args.frame_skip,

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 
 for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_v] = "1"
@@ -122,7 +121,28 @@ def main() -> None:
         print(f"{k:>4} | {fo * 1e6:9.1f} {ft * 1e6:9.1f} {ft / fo:6.2f} | {bo * 1e6:18.1f} {bt * 1e6:9.1f} {bt / bo:6.2f}")
     print(f"lowest ratio (torch / ours): forward {min(r[2] / r[1] for r in rows):.2f}, "
           f"forward+backward {min(r[4] / r[3] for r in rows):.2f}")
+    # The GEMMs' arithmetic rate of each side, and the rate ours would need to be 2x torch:
+    # set against the core's FMA peak (bm_gemm's BM_Peak, bench/README), it says at which
+    # shapes a 2x bar is reachable at all.
+    print("\nGEMM GFLOP/s (2 flops a multiply-add of the layer's matrix products; elementwise work not counted)")
+    print(f"{'k':>4} | {'fwd ours':>9} {'torch':>7} {'2x torch':>9} | {'fwd+bwd ours':>13} {'torch':>7} {'2x torch':>9}")
+    for k, fo, ft, bo, bt in rows:
+        ff, fb = lstm_flops(k, args.inputs, H, 1, backward=False), lstm_flops(k, args.inputs, H, T, backward=True)
+        print(f"{k:>4} | {ff / fo / 1e9:9.1f} {ff / ft / 1e9:7.1f} {2 * ff / ft / 1e9:9.1f} | "
+              f"{fb / bo / 1e9:13.1f} {fb / bt / 1e9:7.1f} {2 * fb / bt / 1e9:9.1f}")
     whole_networks(args, rng)
+
+
+def lstm_flops(k: int, inputs: int, H: int, T: int, *, backward: bool) -> float:
+    """Flops of the matrix products of T steps of k sequences: forward x W_ih^T and h W_hh^T
+    at every step (the carried-in state is not zero); the backward adds dW_ih and dW_hh (as
+    many as the forward), dx = dgates W_ih at every step and dh_in = dgates W_hh at every
+    step but the first (the carried-in state is a constant)."""
+    G = 4 * H
+    fwd = 2.0 * T * k * G * (inputs + H)
+    if not backward:
+        return fwd
+    return 2 * fwd + 2.0 * T * k * G * inputs + 2.0 * (T - 1) * k * G * H
 
 
 def whole_networks(args: argparse.Namespace, rng: np.random.Generator) -> None:
@@ -155,7 +175,7 @@ def whole_networks(args: argparse.Namespace, rng: np.random.Generator) -> None:
         f_rec, f_ff = compare(f"net fwd k={k}", rec_fwd, ff_fwd, args.rounds)
         b_rec, b_ff = compare(f"net fb k={k}", rec_fb, ff_fb, args.rounds)
         rows.append((k, f_ff, f_rec, b_ff, b_rec))
-    print(f"\nwhole networks, a3c_native both: a3c_lstm vs a3c (84x84x4, 6 actions); median us per call")
+    print("\nwhole networks, a3c_native both: a3c_lstm vs a3c (84x84x4, 6 actions); median us per call")
     print(f"{'k':>4} | {'fwd a3c':>9} {'a3c_lstm':>9} {'x':>6} | {'fwd+bwd T=' + str(T) + ' a3c':>16} {'a3c_lstm':>9} {'x':>6}")
     for k, ff_f, rec_f, ff_b, rec_b in rows:
         print(f"{k:>4} | {ff_f * 1e6:9.1f} {rec_f * 1e6:9.1f} {rec_f / ff_f:6.2f} | {ff_b * 1e6:16.1f} {rec_b * 1e6:9.1f} {rec_b / ff_b:6.2f}")

@@ -63,12 +63,12 @@ def test_learn_continues_a_run_and_keeps_its_evaluations(tmp_path):
     assert again.total_steps > first.total_steps == evals[0].step
 
 
-def _write_episodes(path: Path, scores: list[float]) -> None:
+def _write_episodes(path: Path, scores: list[float], epsilons: list[float] | None = None) -> None:
     with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(EPISODE_FIELDS)
         for i, s in enumerate(scores):
-            w.writerow([10.0 * (i + 1), 100 * (i + 1), i % 2, s, 100])
+            w.writerow([10.0 * (i + 1), 100 * (i + 1), i % 2, s, 100, "" if epsilons is None else epsilons[i]])
 
 
 def test_first_reaching_is_the_first_full_window_at_or_above_target(tmp_path):
@@ -80,6 +80,17 @@ def test_first_reaching_is_the_first_full_window_at_or_above_target(tmp_path):
     # A single high game does not count before a full window exists.
     _write_episodes(tmp_path / "episodes.csv", [21, 21])
     assert first_reaching(tmp_path, 18, window=3) is None
+
+
+def test_first_reaching_of_a_value_based_run_counts_the_games_at_low_epsilon(tmp_path):
+    # The games at epsilon 0.5 (-21) would hold every window of all games below +18; the
+    # games at 0.1 and 0.01 reach it at the third of them (game index 5, step 600).
+    _write_episodes(tmp_path / "episodes.csv", [-21, 20, -21, 19, 20, 21, -21],
+                    epsilons=[0.5, 0.1, 0.5, 0.01, 0.1, 0.01, 0.5])  # fmt: skip
+    assert first_reaching(tmp_path, 18.0, window=3) == (50.0, 500)
+    # Still annealing (every epsilon above 0.1): no game counts.
+    _write_episodes(tmp_path / "episodes.csv", [21] * 5, epsilons=[0.9, 0.8, 0.7, 0.6, 0.5])
+    assert first_reaching(tmp_path, 18.0, window=3) is None
 
 
 @pytest.mark.parametrize(

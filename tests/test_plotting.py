@@ -10,16 +10,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from a3c_native.plotting import moving_average, plot_comparison
-from a3c_native.rundir import EPISODE_FIELDS
+from a3c_native.plotting import curve_games, moving_average, plot_comparison, plot_learning_curve
+from a3c_native.rundir import EPISODE_FIELDS, read_episodes
 from PIL import Image
 from test_cli import run_cli
 
 PNG_SIZE = (1200, 450)  # figsize (12, 4.5) at dpi 100
 
 
-def _fake_run(root: Path, name: str, *, threads: int, games: int, evals: bool = False) -> Path:
-    """A run directory as `train`/`learn` leave it: episodes.csv, config.json (and eval.csv)."""
+def _fake_run(root: Path, name: str, *, threads: int, games: int, evals: bool = False,
+              epsilon: float | None = None) -> Path:
+    """A run directory as `train`/`learn` leave it: episodes.csv, config.json (and eval.csv);
+    `epsilon`: a value-based run, game i at epsilon max(epsilon, 1 - i / 20) cycling through
+    (epsilon, 0.01, 0.5) once annealed."""
     run = root / name
     run.mkdir()
     rng = np.random.default_rng(threads)
@@ -27,8 +30,9 @@ def _fake_run(root: Path, name: str, *, threads: int, games: int, evals: bool = 
         w = csv.writer(f)
         w.writerow(EPISODE_FIELDS)
         for i in range(games):
+            eps = "" if epsilon is None else max((epsilon, 0.01, 0.5)[i % 3], 1 - i / 20)
             w.writerow([f"{10.0 * i:.3f}", 1000 * (i + 1), i % threads,
-                        float(rng.integers(-21, 22)), 900])  # fmt: skip
+                        float(rng.integers(-21, 22)), 900, eps])  # fmt: skip
     (run / "config.json").write_text(
         json.dumps({"game": "pong", "arch": "a3c", "threads": threads, "seed": 0})
     )
@@ -69,6 +73,21 @@ def test_plot_comparison_frames_axis_is_drawn_only_with_a_frame_skip(tmp_path):
             pics.append(np.asarray(im.convert("RGB")))
     assert np.array_equal(pics[0], pics[1])  # the same drawing twice is the same picture
     assert not np.array_equal(pics[0], pics[2])  # the frames scale and its label are extra ink
+
+
+def test_value_based_curves_count_the_games_at_low_epsilon(tmp_path):
+    a3c = _fake_run(tmp_path, "a3c", threads=2, games=60)
+    q = _fake_run(tmp_path, "q", threads=2, games=60, epsilon=0.1)
+    assert curve_games(read_episodes(a3c)).all()
+    counted = curve_games(read_episodes(q))
+    # Annealed to 0.1 at game 18; from there the games at 0.1 and 0.01 (two in three) count.
+    assert counted.sum() == 28 and counted[18] and not counted[:18].any()
+    # Drawn: a value-based run alone, with another, and one that has no counted game yet.
+    annealing = _fake_run(tmp_path, "annealing", threads=2, games=15, epsilon=0.1)
+    for png, draw in ((tmp_path / "q.png", lambda out: plot_learning_curve(q, out)),
+                      (tmp_path / "cmp.png", lambda out: plot_comparison([a3c, q, annealing], out)),
+                      (tmp_path / "early.png", lambda out: plot_learning_curve(annealing, out))):  # fmt: skip
+        assert draw(png) == png and png.stat().st_size > 10_000
 
 
 def test_plot_comparison_rejects_what_it_cannot_draw(tmp_path):

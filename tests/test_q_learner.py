@@ -17,6 +17,7 @@ from reference import numpy_net as ref
 from a3c_native import A3CConfig, Network, Policy, _core, evaluate, load_checkpoint, train
 from a3c_native.errors import CheckpointError, ConfigError
 from a3c_native.native_options import native_options
+from a3c_native.rundir import read_episodes
 
 VALUE_METHODS = ("one_step_q", "one_step_sarsa", "n_step_q")
 GAMMA = 0.9
@@ -166,6 +167,22 @@ def test_progress_reports_exploration_for_value_based_methods_only():
     seen.clear()
     a3c = train(_cfg(method="a3c", total_steps=4000, log_interval_seconds=0.01), callback=seen.append)
     assert seen[-1].epsilons == () and seen[-1].mean_max_q is None and a3c.target_params is None
+
+
+def test_each_game_records_its_envs_epsilon_for_value_based_methods_only(tmp_path):
+    r = train(_cfg(tmp_path, total_steps=4000))
+    eps = np.array([e.epsilon for e in r.episodes], dtype=np.float64)
+    steps = np.array([e.step for e in r.episodes])
+    assert len(eps) > 20 and ((eps >= 0.01) & (eps <= 1.0)).all()
+    # Past the anneal (500 steps, + a rollout of slack) every game ends at its env's final value.
+    late = eps[steps > 600]
+    assert late.size and np.isin(np.round(late, 6), [0.01, 0.1, 0.5]).all()
+    assert eps[steps < 250].min() > 0.5  # still near 1 at the start
+    logged = read_episodes(tmp_path / "run")
+    np.testing.assert_allclose(np.sort(logged["epsilon"]), np.sort(eps), rtol=1e-3)
+    a3c = train(_cfg(tmp_path / "a3c", method="a3c", total_steps=2000))
+    assert a3c.episodes and all(e.epsilon is None for e in a3c.episodes)
+    assert np.isnan(read_episodes(tmp_path / "a3c" / "run")["epsilon"]).all()
 
 
 @pytest.mark.parametrize("method", VALUE_METHODS)

@@ -30,12 +30,12 @@ def test_rundir_config_round_trip(tmp_path):
 
 def test_rundir_episode_log_appends_and_skips_a_torn_row(tmp_path):
     log = EpisodeLog(tmp_path)
-    log.write([(1.23456, 200, 1, 21.0, 900), (0.5, 100, 0, -3.0, 800)])
+    log.write([(1.23456, 200, 1, 21.0, 900, None), (0.5, 100, 0, -3.0, 800, 0.5)])
     log.close()
     with (tmp_path / EPISODES_CSV).open("a") as f:
         f.write("9.0,300,0,5")  # a run killed mid-row
     log = EpisodeLog(tmp_path)  # resumed: appends after ending the torn row
-    log.write([(2.0, 400, 1, 7.0, 50)])
+    log.write([(2.0, 400, 1, 7.0, 50, 0.01)])
     log.close()
     text = (tmp_path / EPISODES_CSV).read_text()
     assert text.splitlines()[0] == ",".join(EPISODE_FIELDS)
@@ -43,7 +43,21 @@ def test_rundir_episode_log_appends_and_skips_a_torn_row(tmp_path):
     ep = read_episodes(tmp_path)
     np.testing.assert_array_equal(ep["step"], [100, 200, 400])  # step order, torn row skipped
     np.testing.assert_array_equal(ep["score"], [-3.0, 21.0, 7.0])
+    np.testing.assert_array_equal(ep["epsilon"], [0.5, np.nan, 0.01])  # None (A3C) reads as NaN
     assert ep["wall_time"][1] == 1.235
+
+
+def test_rundir_a_log_from_before_the_epsilon_column_is_read_and_resumed_in_its_columns(tmp_path):
+    (tmp_path / EPISODES_CSV).write_text("wall_time,step,worker,score,length\n1.000,100,0,-21.0,800\n")
+    log = EpisodeLog(tmp_path)
+    log.write([(2.0, 200, 1, -20.0, 900, 0.1)])
+    log.close()
+    lines = (tmp_path / EPISODES_CSV).read_text().splitlines()
+    assert lines == ["wall_time,step,worker,score,length", "1.000,100,0,-21.0,800", "2.000,200,1,-20.0,900"]
+    ep = read_episodes(tmp_path)
+    assert set(ep) == set(EPISODE_FIELDS)
+    np.testing.assert_array_equal(ep["score"], [-21.0, -20.0])
+    assert np.isnan(ep["epsilon"]).all()
 
 
 def test_rundir_read_episodes_refuses_a_foreign_csv(tmp_path):

@@ -455,7 +455,9 @@ void register_train(py::module_& m) {
       .def_readonly("step", &EpisodeRecord::step, "Global agent step count when the game ended.")
       .def_readonly("worker", &EpisodeRecord::worker)
       .def_readonly("score", &EpisodeRecord::score, "Unclipped game score.")
-      .def_readonly("length", &EpisodeRecord::length, "Agent steps.");
+      .def_readonly("length", &EpisodeRecord::length, "Agent steps.")
+      .def_readonly("epsilon", &EpisodeRecord::epsilon,
+                    "The env's exploration epsilon when the game ended (value-based methods); NaN for A3C.");
 
   py::class_<RunStats>(m, "RunStats",
                        "The pool's statistics at one moment: what Trainer.run returns and its "

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "common/aligned.h"
@@ -112,6 +113,10 @@ class Learner {
   // grad [num_params] = d loss / d theta' over the steps() x k samples (every element written).
   virtual LossTerms gradient(const float* theta, float* grad) = 0;
   virtual ExplorationStats exploration() const { return {}; }
+  // Env `env`'s exploration epsilon now (NaN: the method does not explore epsilon-greedily).
+  // Recorded with each game that ends, so a value-based run's curve can leave out the games
+  // played mostly at random (a third of the envs end at epsilon 0.5).
+  virtual double epsilon_of(int /*env*/) const { return std::numeric_limits<double>::quiet_NaN(); }
   // The current rollout's record (actions, clipped rewards, terminals, s_T of every env) and
   // the observations and network outputs kept per slot: for tests and diagnostics.
   virtual const EnvRollout& rollout() const = 0;

@@ -322,7 +322,7 @@ void Pool::worker_loop(int id) {
         const std::int64_t step = opt_.start_step + global_done();
         std::lock_guard<std::mutex> lock(me.mu);
         for (const EndedGame& g : learner.ended())
-          me.stats.episodes.push_back(EpisodeRecord{wall, step, id, g.score, g.length});
+          me.stats.episodes.push_back(EpisodeRecord{wall, step, id, g.score, g.length, learner.epsilon_of(g.env)});
       }
       if (stop_.load(std::memory_order_relaxed)) break;
     }

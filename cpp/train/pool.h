@@ -99,6 +99,7 @@ struct EpisodeRecord {
   int worker;
   double score;         // unclipped game score
   std::int64_t length;  // agent steps
+  double epsilon;       // the env's exploration epsilon when the game ended; NaN for A3C
 };
 
 // Counters a worker publishes; read by the main thread under the worker's mutex.

@@ -62,6 +62,7 @@ class QLearner final : public Learner {
   void bootstrap_and_returns(const float* theta) override;
   LossTerms gradient(const float* theta, float* grad) override;
   ExplorationStats exploration() const override;
+  double epsilon_of(int env) const override { return eps_[static_cast<std::size_t>(env)]; }
 
   const EnvRollout& rollout() const override { return roll_; }
   const Workspace& workspace() const override { return ws_; }

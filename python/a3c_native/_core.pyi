@@ -201,6 +201,8 @@ class Episode:
     def score(self) -> float: ...  # unclipped
     @property
     def length(self) -> int: ...  # agent steps
+    @property
+    def epsilon(self) -> float: ...  # the env's exploration epsilon at the game's end; NaN for A3C
 
 class RunStats:
     """The pool's statistics at one moment: what Trainer.run returns and its callback receives.

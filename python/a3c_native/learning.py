@@ -21,7 +21,7 @@ from ._core import __version__
 from .config import A3CConfig
 from .errors import ConfigError
 from .evaluate import evaluate
-from .plotting import plot_learning_curve
+from .plotting import CURVE_MAX_EPSILON, curve_games, plot_learning_curve
 from .rundir import (
     CHECKPOINT_FILE,
     EVAL_CSV,
@@ -50,6 +50,8 @@ class LearningReport:
     first reached `target`; None if it did not (or no target)."""
     window: int
     evaluations: list[Evaluation] = field(default_factory=list)
+    value_based: bool = False
+    """The training games counted are those at epsilon <= CURVE_MAX_EPSILON."""
     interrupted: bool = False
     plot: Path | None = None
 
@@ -72,11 +74,13 @@ class LearningReport:
             + ("  (interrupted)" if self.interrupted else "")
         ]
         if self.target is not None:
-            head = f"moving mean of {self.window} training games reached {self.target:+g}"
+            games = f"{self.window} training games" + (
+                f" at epsilon <= {CURVE_MAX_EPSILON:g}" if self.value_based else "")  # fmt: skip
             lines.append(
-                f"{head} at {self.reached[0] / 60:.1f} min (step {self.reached[1]:,})"
+                f"moving mean of {games} reached {self.target:+g} at {self.reached[0] / 60:.1f} min "
+                f"(step {self.reached[1]:,})"
                 if self.reached
-                else f"moving mean of {self.window} training games: {self.target:+g} not reached"
+                else f"moving mean of {games}: {self.target:+g} not reached"
             )
         if self.final:
             f = self.final
@@ -90,12 +94,14 @@ class LearningReport:
 
 def first_reaching(run: str | Path, target: float, window: int = 10) -> tuple[float, int] | None:
     """(wall seconds, agent step) of the first game at which the mean of the last `window`
-    training games is >= target, from the run's episodes.csv; None if never."""
+    training games is >= target, from the run's episodes.csv; None if never. A value-based
+    run's games count only at epsilon <= CURVE_MAX_EPSILON (plotting.curve_games)."""
     try:
         ep = read_episodes(run)
     except FileNotFoundError:
         return None
-    scores, wall, steps = ep["score"], ep["wall_time"], ep["step"]
+    counted = curve_games(ep)
+    scores, wall, steps = ep["score"][counted], ep["wall_time"][counted], ep["step"][counted]
     for i in range(window - 1, len(scores)):
         if scores[i - window + 1 : i + 1].mean() >= target:
             return float(wall[i]), int(steps[i])
@@ -141,6 +147,7 @@ def learn(
     env_fn = cfg.env_fn
     # A chunk overshoots its budget by up to one rollout: do not start one for a sliver.
     slack = min(1.0, 0.05 * budget)
+    games = f", epsilon <= {CURVE_MAX_EPSILON:g}" if cfg.method != "a3c" else ""
     while trained < budget - slack and total < cfg.total_steps and not interrupted:
         chunk = min(eval_every_minutes * 60.0, budget - trained)
         result = train(replace(cfg, max_seconds=chunk), resume=ckpt if ckpt.exists() else None)
@@ -154,19 +161,20 @@ def learn(
                                 float(ev.max), eval_episodes))  # fmt: skip
         write_evaluations(run_dir, evals)
         if log:
-            recent = result.mean_score(window)
-            log(f"{trained / 60:6.1f} min  step {total:>11,}  train mean({window}) "
+            recent = result.mean_score(window, max_epsilon=CURVE_MAX_EPSILON)
+            log(f"{trained / 60:6.1f} min  step {total:>11,}  train mean({window}{games}) "
                 f"{'-' if recent is None else f'{recent:+.1f}'}  eval {ev.mean:+.1f} +- {ev.std:.1f}")  # fmt: skip
     report = LearningReport(
         run_dir=run_dir, total_steps=total, frame_skip=cfg.frame_skip if env_fn is None else 1,
         train_seconds=trained, target=target, window=window, evaluations=evals,
-        interrupted=interrupted,
+        interrupted=interrupted, value_based=cfg.method != "a3c",
         reached=first_reaching(run_dir, target, window) if target is not None else None,
     )  # fmt: skip
     try:
         report.plot = plot_learning_curve(
             run_dir, run_dir / LEARNING_CURVE_PNG, window=window,
             title=f"{cfg.game if env_fn is None else cfg.to_dict()['env_fn']}, "
+                  f"{cfg.arch if cfg.method == 'a3c' else f'{cfg.method} {cfg.arch}'}, "
                   f"a3c_native {__version__}, seed {cfg.seed}",
             evaluations=evals, frame_skip=report.frame_skip,
         )  # fmt: skip

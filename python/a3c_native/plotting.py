@@ -16,7 +16,25 @@ import numpy as np
 from .games import gym_id_of
 from .rundir import LEARNING_CURVE_PNG, read_config, read_episodes, read_evaluations, run_dir_of
 
-__all__ = ["moving_average", "plot_comparison", "plot_learning_curve"]
+__all__ = ["CURVE_MAX_EPSILON", "curve_games", "moving_average", "plot_comparison", "plot_learning_curve"]
+
+CURVE_MAX_EPSILON = 0.1
+"""A value-based run's learning curve counts the games whose env's exploration epsilon was at
+most this when they ended: the paper's scheme leaves 30% of the envs at epsilon 0.5 (half
+their actions random) and anneals every env from 1 over the first epsilon_anneal_steps, so
+the mean of all training games measures the exploration as much as the learned Q."""
+
+
+def curve_games(episodes: dict[str, np.ndarray]) -> np.ndarray:
+    """Mask of the games a learning curve counts (read_episodes' columns): every game of A3C
+    (epsilon NaN), a value-based run's games at epsilon <= CURVE_MAX_EPSILON."""
+    eps = episodes["epsilon"]
+    return np.isnan(eps) | (eps <= CURVE_MAX_EPSILON + 1e-9)
+
+
+def curve_label(episodes: dict[str, np.ndarray]) -> str:
+    """'' for A3C; the games the curve counts, for a value-based run's legend."""
+    return "" if np.isnan(episodes["epsilon"]).all() else f" (games at epsilon <= {CURVE_MAX_EPSILON:g})"
 
 
 def moving_average(x: np.ndarray, window: int) -> np.ndarray:
@@ -65,7 +83,9 @@ def plot_learning_curve(
     out = Path(out) if out is not None else run_dir / LEARNING_CURVE_PNG
     if title is None:
         title = _describe(run_dir)
-    avg = moving_average(ep["score"], window)
+    counted = curve_games(ep)
+    counts = curve_label(ep)
+    avg = moving_average(ep["score"][counted], window)
     use_minutes = ep["wall_time"][-1] < 2 * 3600.0
     x_time = _time_axis(ep["wall_time"], use_minutes)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True, constrained_layout=True)
@@ -73,8 +93,11 @@ def plot_learning_curve(
         (axes[0], ep["step"], "agent steps"),
         (axes[1], x_time, _time_label(use_minutes)),
     ):
-        ax.scatter(x, ep["score"], s=4, alpha=0.25, color="tab:blue", label="game score")
-        ax.plot(x, avg, color="tab:red", lw=1.8, label=f"mean of last {window}")
+        if not counted.all():
+            ax.scatter(x[~counted], ep["score"][~counted], s=4, alpha=0.25, color="tab:gray",
+                       label=f"game score, epsilon > {CURVE_MAX_EPSILON:g}")  # fmt: skip
+        ax.scatter(x[counted], ep["score"][counted], s=4, alpha=0.25, color="tab:blue", label="game score" + counts)
+        ax.plot(x[counted], avg, color="tab:red", lw=1.8, label=f"mean of last {window}" + counts)
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
     if evaluations:
@@ -85,7 +108,8 @@ def plot_learning_curve(
     _frames_axis(axes[0], frame_skip)
     axes[0].set_ylabel("score (unclipped)")
     axes[0].legend(loc="best")
-    fig.suptitle(f"{title}: {ep['score'].size} games, last-{window} mean {avg[-1]:.1f}")
+    last = f"last-{window} mean {avg[-1]:.1f}" if avg.size else f"no game at epsilon <= {CURVE_MAX_EPSILON:g} yet"
+    fig.suptitle(f"{title}: {ep['score'].size} games, {last}")
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)
     plt.close(fig)
@@ -141,12 +165,16 @@ def plot_comparison(
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True, constrained_layout=True)
     for i, (d, ep, label) in enumerate(zip(dirs, episodes, labels)):
         color = f"C{i % 10}"
-        avg = moving_average(ep["score"], window)
+        counted = curve_games(ep)
+        if not counted.any():
+            continue  # a value-based run still annealing: no game at a low epsilon yet
+        steps, seconds = ep["step"][counted], ep["wall_time"][counted]
+        avg = moving_average(ep["score"][counted], window)
         evals = read_evaluations(d)
         ev_x = (np.array([e.step for e in evals]),
                 _time_axis(np.array([e.train_seconds for e in evals]), use_minutes))  # fmt: skip
-        for ax, x, xe in zip(axes, (ep["step"], _time_axis(ep["wall_time"], use_minutes)), ev_x):
-            ax.plot(x, avg, color=color, lw=1.6, label=f"{label}: last-{window} mean {avg[-1]:.1f}")
+        for ax, x, xe in zip(axes, (steps, _time_axis(seconds, use_minutes)), ev_x):
+            ax.plot(x, avg, color=color, lw=1.6, label=f"{label}{curve_label(ep)}: last-{window} mean {avg[-1]:.1f}")
             if evals:
                 ax.errorbar(xe, [e.mean for e in evals], yerr=[e.std for e in evals], fmt="o",
                             color=color, ms=4, capsize=3)  # fmt: skip

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+
+def epsilon_or_none(epsilon: float) -> float | None:
+    """The native record's epsilon (NaN: not a value-based method) as EpisodeRecord keeps it."""
+    return None if math.isnan(epsilon) else float(epsilon)
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,10 @@ class EpisodeRecord:
     """Real, unclipped game score."""
     length: int
     """Agent steps of the game (each is frame_skip emulator frames on Atari)."""
+    epsilon: float | None = None
+    """Value-based methods: the exploration epsilon of the game's env when it ended (the
+    paper's scheme leaves a third of the envs at 0.5, whose games say little about the learned
+    Q); None for A3C."""
 
 
 @dataclass(frozen=True)
@@ -104,8 +114,12 @@ class TrainResult:
     cluster: dict[str, Any] | None = None
     """Cluster mode: the Progress.cluster summary at the end of the run (None on one machine)."""
 
-    def mean_score(self, last: int = 10) -> float | None:
-        """Mean score of the last ``last`` games (None if there were none)."""
-        if not self.episodes:
+    def mean_score(self, last: int = 10, *, max_epsilon: float | None = None) -> float | None:
+        """Mean score of the last ``last`` games (None if there were none); with
+        ``max_epsilon``, of the last games played at an exploration epsilon at most that
+        (value-based methods; A3C's games, epsilon None, all count)."""
+        games = [e for e in self.episodes
+                 if max_epsilon is None or e.epsilon is None or e.epsilon <= max_epsilon + 1e-9]  # fmt: skip
+        if not games:
             return None
-        return float(np.mean([e.score for e in self.episodes[-last:]]))
+        return float(np.mean([e.score for e in games[-last:]]))

@@ -57,7 +57,10 @@ __all__ = [
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.npz"
 EPISODES_CSV = "episodes.csv"
-EPISODE_FIELDS = ("wall_time", "step", "worker", "score", "length")
+EPISODE_FIELDS = ("wall_time", "step", "worker", "score", "length", "epsilon")
+# The columns before the epsilon column (value-based methods, 2026-12-05): such logs are still
+# read (epsilon NaN) and a resumed run appends to one in its own columns.
+LEGACY_EPISODE_FIELDS = EPISODE_FIELDS[:5]
 EVAL_CSV = "eval.csv"
 EVAL_FIELDS = ("train_seconds", "step", "mean", "std", "min", "max", "episodes")
 TB_DIR = "tb"
@@ -106,13 +109,15 @@ class EpisodeLog:
     """Appends finished games to ``<run_dir>/episodes.csv`` (creating it with its header).
 
     A killed run can leave a half-written last row; it is ended with a newline here, so the
-    row stays one malformed line that `read_episodes` skips, and new rows start clean.
+    row stays one malformed line that `read_episodes` skips, and new rows start clean. A log
+    written before the epsilon column keeps its columns.
     """
 
     def __init__(self, run_dir: str | os.PathLike[str]) -> None:
         path = Path(run_dir) / EPISODES_CSV
         new = not path.exists() or path.stat().st_size == 0
         torn = not new and _last_byte(path) != b"\n"
+        self._legacy = not new and _header_of(path) == LEGACY_EPISODE_FIELDS
         self._file = path.open("a", newline="", encoding="utf-8")
         self._csv = csv.writer(self._file, lineterminator="\n")
         if torn:
@@ -121,15 +126,21 @@ class EpisodeLog:
             self._csv.writerow(EPISODE_FIELDS)
             self._file.flush()
 
-    def write(self, rows: Iterable[tuple[float, int, int, float, int]]) -> None:
-        """Append rows (wall_time, step, worker, score, length) and flush them to the file."""
-        for wall, step, worker, score, length in rows:
-            self._csv.writerow((f"{wall:.3f}", step, worker, score, length))
+    def write(self, rows: Iterable[tuple[float, int, int, float, int, float | None]]) -> None:
+        """Append rows (wall_time, step, worker, score, length, epsilon or None) and flush them."""
+        for wall, step, worker, score, length, epsilon in rows:
+            row = (f"{wall:.3f}", step, worker, score, length)
+            self._csv.writerow(row if self._legacy else (*row, "" if epsilon is None else f"{epsilon:.4g}"))
         self._file.flush()
 
     def close(self) -> None:
         """Close the file (idempotent)."""
         self._file.close()
+
+
+def _header_of(path: Path) -> tuple[str, ...]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return tuple(next(csv.reader(f), ()))
 
 
 def _last_byte(path: Path) -> bytes:
@@ -140,7 +151,7 @@ def _last_byte(path: Path) -> bytes:
 
 def read_episodes(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Columns of an episodes.csv (or of ``<run_dir>/episodes.csv``) as float64 arrays, in
-    step order.
+    step order; ``epsilon`` is NaN for A3C's games (and in logs older than that column).
 
     Raises FileNotFoundError if there is no such file and ValueError if it is not one of ours.
     """
@@ -150,18 +161,21 @@ def read_episodes(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     with path.open(newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
         header = next(reader, None)
-        if header is None or tuple(header) != EPISODE_FIELDS:
+        if header is None or tuple(header) not in (EPISODE_FIELDS, LEGACY_EPISODE_FIELDS):
             msg = (f"{path}: not an a3c_native episodes log (header {header}, expected "
                    f"{list(EPISODE_FIELDS)})")  # fmt: skip
             raise ValueError(msg)
-        rows = [r for r in reader if len(r) == len(EPISODE_FIELDS)]  # a torn last line is skipped
+        width = len(header)
+        rows = [[v or "nan" for v in r] for r in reader if len(r) == width]  # a torn last line is skipped
     try:
-        data = np.array(rows, dtype=np.float64).reshape(-1, len(EPISODE_FIELDS))
+        data = np.array(rows, dtype=np.float64).reshape(-1, width)
     except ValueError as e:
         msg = f"{path}: malformed row ({e})"
         raise ValueError(msg) from None
     data = data[np.argsort(data[:, 1], kind="stable")]
-    return {name: data[:, i] for i, name in enumerate(EPISODE_FIELDS)}
+    columns = {name: data[:, i] for i, name in enumerate(header)}
+    columns.setdefault("epsilon", np.full(len(data), np.nan))
+    return columns
 
 
 # ---------------------------------------------------------------------------------------------

@@ -116,7 +116,7 @@ class Telemetry:
     def record_episodes(self, episodes: Sequence[EpisodeRecord]) -> None:
         """Append finished games to episodes.csv and TensorBoard."""
         if self._log is not None and episodes:
-            self._log.write((self.seconds_offset + e.wall_time, e.step, e.worker, e.score, e.length)
+            self._log.write((self.seconds_offset + e.wall_time, e.step, e.worker, e.score, e.length, e.epsilon)
                             for e in episodes)  # fmt: skip
         if self._tb is not None:
             for e in episodes:

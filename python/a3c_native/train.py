@@ -22,7 +22,7 @@ from . import _core
 from .config import A3CConfig
 from .envs import make_worker_envs
 from .native_options import native_options
-from .results import EpisodeRecord, Progress, TrainResult
+from .results import EpisodeRecord, Progress, TrainResult, epsilon_or_none
 from .run_parts import (
     StopOnSignals,
     check_env_matches,
@@ -47,7 +47,7 @@ _RUN_SWITCH_INTERVAL = 0.0002
 
 
 def _episodes(raw: list[_core.Episode]) -> list[EpisodeRecord]:
-    return [EpisodeRecord(e.wall_time, e.step, e.worker, e.score, e.length) for e in raw]
+    return [EpisodeRecord(e.wall_time, e.step, e.worker, e.score, e.length, epsilon_or_none(e.epsilon)) for e in raw]
 
 
 # ---------------------------------------------------------------------------------------------

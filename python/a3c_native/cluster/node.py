@@ -25,6 +25,7 @@ from a3c_native import _core
 from a3c_native.config import A3CConfig
 from a3c_native.envs import derive_seed, make_worker_envs
 from a3c_native.native_options import native_options
+from a3c_native.results import epsilon_or_none
 from a3c_native.run_parts import make_network, timings_of
 
 # Env seeds of node i's incarnation j: derived from the run seed away from the one-machine
@@ -86,7 +87,8 @@ class _Exchange:
         return {
             "steps": new,
             "episodes": [
-                (self.clock + e.wall_time, e.step, self.worker_offset + e.worker, e.score, e.length)
+                (self.clock + e.wall_time, e.step, self.worker_offset + e.worker, e.score, e.length,
+                 epsilon_or_none(e.epsilon))
                 for e in raw.episodes
             ],
             "loss": (raw.policy_loss * c, raw.value_loss * c, raw.entropy * c, c),
