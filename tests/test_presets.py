@@ -132,6 +132,26 @@ def test_parse_value_reads_toml_scalars_else_strings():
         parse_sets(["lr"])
 
 
+def test_recurrent_archs_get_the_family_presets_recurrent_table():
+    from a3c_native.presets import resolve_sources
+
+    ff = load_preset("atari")
+    rec = load_preset("atari", arch="a3c_lstm")
+    assert "recurrent" not in ff and "lr" not in ff
+    assert rec == {"lr": 1e-4} and load_preset("atari", arch="nature_lstm") == rec
+    assert load_preset("atari", arch="a3c") == ff
+    assert A3CConfig.for_env("pong", arch="a3c_lstm").lr == 1e-4
+    assert A3CConfig.for_env("pong").lr == A3CConfig().lr  # the feed-forward net keeps the default
+    src = resolve_sources("pong", sets=("arch='a3c_lstm'",))
+    assert src.fields["lr"] == 1e-4
+    assert src.applied[0].startswith("preset atari with its [recurrent] table")
+    # Only the tables a preset has are named: classic_control has none for recurrent archs.
+    src = resolve_sources("CartPole-v1", sets=("arch='mlp_lstm'",))
+    assert src.applied[0].startswith("preset classic_control (")
+    # what the user sets still wins over the table
+    assert resolve_sources("pong", sets=("arch='a3c_lstm'", "lr=3e-4")).fields["lr"] == 3e-4
+
+
 def test_value_based_methods_get_the_family_presets_value_based_table():
     from a3c_native.presets import resolve_sources
 

@@ -130,7 +130,9 @@ class A3CConfig:
     seeds; 1e-3 stayed at -20 (entropy at its maximum) for 1.75M steps; 4e-4 (with 4 games)
     was at -20.4 after 1M steps. (One game per worker, t_max 20: 3e-4 was the best.)
     The value-based methods on Atari take 2.5e-4 from the atari preset's [value_based] table
-    (A3CConfig.for_env and the CLI apply it): n_step_q at 7e-4 did not leave -21 on Pong."""
+    (A3CConfig.for_env and the CLI apply it): n_step_q at 7e-4 did not leave -21 on Pong.
+    The recurrent archs on Atari take 1e-4 from its [recurrent] table: at 7e-4 and 3e-4 the
+    LSTM collapsed on Pong (README, "The recurrent agent")."""
     entropy_beta: float = 0.01
     """Weight beta of the entropy bonus (paper: 0.01)."""
     value_coef: float = 0.5
@@ -290,7 +292,7 @@ class A3CConfig:
         with `fields` on top: ``A3CConfig.from_preset("a2c", game="breakout")``."""
         from a3c_native.presets import load_preset
 
-        return cls(**{**load_preset(name, method=fields.get("method")), **fields})
+        return cls(**{**load_preset(name, method=fields.get("method"), arch=fields.get("arch")), **fields})
 
     @classmethod
     def for_env(cls, env: str | Callable[..., Any], /, **fields: Any) -> A3CConfig:

@@ -34,7 +34,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .archs import VALUE_BASED_METHODS
+from .archs import RECURRENT_ARCHS, VALUE_BASED_METHODS
 from .errors import ConfigError
 from .games import env_fn_from_saved, resolve_env
 from .rundir import run_dir_of
@@ -109,22 +109,36 @@ def preset_names() -> list[str]:
 
 VALUE_BASED_TABLE = "value_based"
 """A preset's table of the fields that apply only when the run's method is value-based."""
+RECURRENT_TABLE = "recurrent"
+"""A preset's table of the fields that apply only when the run's arch is a recurrent one."""
 
 
-def load_preset(name: str, method: str | None = None) -> dict[str, Any]:
-    """The fields of preset `name` for a run of `method`: its top-level fields, and, when
-    `method` is a value-based one, its ``[value_based]`` table's on top (the settings measured
-    for those methods on the family's envs). ConfigError listing the presets if there is none
-    such."""
+def preset_tables(name: str, method: str | None, arch: str | None) -> list[str]:
+    """The tables of preset `name` that apply to a run of `method` and `arch`, in the order
+    applied (only those the preset has)."""
+    wanted = ([VALUE_BASED_TABLE] if method in VALUE_BASED_METHODS else []) + (
+        [RECURRENT_TABLE] if arch in RECURRENT_ARCHS else [])  # fmt: skip
+    present = _read_preset(name)
+    return [t for t in wanted if t in present]
+
+
+def load_preset(name: str, method: str | None = None, arch: str | None = None) -> dict[str, Any]:
+    """The fields of preset `name` for a run of `method` and `arch`: its top-level fields, with
+    its ``[value_based]`` table's on top when `method` is a value-based one and its
+    ``[recurrent]`` table's when `arch` is a recurrent one (the settings measured for those
+    on the family's envs). ConfigError listing the presets if there is none such."""
+    fields = _read_preset(name)
+    tables = {t: fields.pop(t, {}) for t in (VALUE_BASED_TABLE, RECURRENT_TABLE)}
+    for t in preset_tables(name, method, arch):
+        fields.update(tables[t])
+    return fields
+
+
+def _read_preset(name: str) -> dict[str, Any]:
     names = preset_names()
     if name not in names:
         raise ConfigError(f"unknown preset {name!r}; the presets are: {', '.join(names)}")
-    text = (resources.files("a3c_native") / "presets" / f"{name}.toml").read_text()
-    fields = _toml().loads(text)
-    value_based = fields.pop(VALUE_BASED_TABLE, {})
-    if method in VALUE_BASED_METHODS:
-        fields.update(value_based)
-    return fields
+    return _toml().loads((resources.files("a3c_native") / "presets" / f"{name}.toml").read_text())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,7 +177,7 @@ def env_fields(env: str | Callable[..., Any], fields: Mapping[str, Any] | None =
         msg = f"A3CConfig.for_env({env!r}): pass a game or gymnasium id (str) or an env factory"
         raise ConfigError(msg)
     family, _ = family_of(game, env_fn)
-    d = load_preset(family, method=fields.get("method"))
+    d = load_preset(family, method=fields.get("method"), arch=fields.get("arch"))
     if game is not None:
         d["game"] = game
     if env_fn is not None:
@@ -247,10 +261,10 @@ def resolve_sources(
     family = None
     if resume is None:
         family, why = family_of(d.get("game"), env_fn)
-        method = d.get("method")
-        d = {**load_preset(family, method=method), **d}
-        table = f" with its [{VALUE_BASED_TABLE}] table" if method in VALUE_BASED_METHODS else ""
-        applied.insert(0, f"preset {family}{table} ({why})")
+        tables = preset_tables(family, d.get("method"), d.get("arch"))
+        d = {**load_preset(family, method=d.get("method"), arch=d.get("arch")), **d}
+        with_tables = f" with its {' and '.join(f'[{t}]' for t in tables)} table{'s' * (len(tables) > 1)}" if tables else ""
+        applied.insert(0, f"preset {family}{with_tables} ({why})")
     return Sources(fields=d, env_fn=env_fn, family=family, applied=applied)
 
 
