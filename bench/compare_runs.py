@@ -6,7 +6,7 @@ it at --minutes of training time, and writes the PNG (score vs agent steps, with
 frames scale, and vs time: a3c_native.plotting) and prints the table: agent steps and frames
 in the window, steps/s, the mean of the last 10 games at its end, and when (minutes and
 frames) the moving mean of 10 first reached each of --levels. A value-based run's games count
-at epsilon <= 0.1 only (a3c_native.plotting.curve_games: a third of its envs explore at 0.5).
+at epsilon <= 0.05 only (a3c_native.plotting.curve_games: no more random than an evaluation).
 
 Commands:
   python bench/compare_runs.py --minutes 15 --what regime --out docs/learning/pong_15min_regimes.png \\

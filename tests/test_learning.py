@@ -83,12 +83,12 @@ def test_first_reaching_is_the_first_full_window_at_or_above_target(tmp_path):
 
 
 def test_first_reaching_of_a_value_based_run_counts_the_games_at_low_epsilon(tmp_path):
-    # The games at epsilon 0.5 (-21) would hold every window of all games below +18; the
-    # games at 0.1 and 0.01 reach it at the third of them (game index 5, step 600).
-    _write_episodes(tmp_path / "episodes.csv", [-21, 20, -21, 19, 20, 21, -21],
-                    epsilons=[0.5, 0.1, 0.5, 0.01, 0.1, 0.01, 0.5])  # fmt: skip
-    assert first_reaching(tmp_path, 18.0, window=3) == (50.0, 500)
-    # Still annealing (every epsilon above 0.1): no game counts.
+    # The games at epsilon 0.5 and 0.1 would hold every window of all games below +18; the
+    # games at 0.01 (no more random than an evaluation's 0.05) reach it at the third of them.
+    _write_episodes(tmp_path / "episodes.csv", [-21, 20, 10, 19, 20, 21, 5, 19],
+                    epsilons=[0.5, 0.01, 0.1, 0.01, 0.1, 0.5, 0.1, 0.01])  # fmt: skip
+    assert first_reaching(tmp_path, 18.0, window=3) == (80.0, 800)
+    # Still annealing (every epsilon above 0.05): no game counts.
     _write_episodes(tmp_path / "episodes.csv", [21] * 5, epsilons=[0.9, 0.8, 0.7, 0.6, 0.5])
     assert first_reaching(tmp_path, 18.0, window=3) is None
 

@@ -80,10 +80,10 @@ def test_value_based_curves_count_the_games_at_low_epsilon(tmp_path):
     q = _fake_run(tmp_path, "q", threads=2, games=60, epsilon=0.1)
     assert curve_games(read_episodes(a3c)).all()
     counted = curve_games(read_episodes(q))
-    # Annealed to 0.1 at game 18; from there the games at 0.1 and 0.01 (two in three) count.
-    assert counted.sum() == 28 and counted[18] and not counted[:18].any()
+    # Annealed to 0.05 at game 19 (1 - i / 20); from there the games at 0.01 (one in three) count.
+    assert counted.sum() == 14 and counted[19] and not counted[:19].any()
     # Drawn: a value-based run alone, with another, and one that has no counted game yet.
-    annealing = _fake_run(tmp_path, "annealing", threads=2, games=15, epsilon=0.1)
+    annealing = _fake_run(tmp_path, "annealing", threads=2, games=18, epsilon=0.1)
     for png, draw in ((tmp_path / "q.png", lambda out: plot_learning_curve(q, out)),
                       (tmp_path / "cmp.png", lambda out: plot_comparison([a3c, q, annealing], out)),
                       (tmp_path / "early.png", lambda out: plot_learning_curve(annealing, out))):  # fmt: skip
