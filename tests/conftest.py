@@ -15,6 +15,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import functools
+import signal
 from dataclasses import dataclass
 
 import a3c_native
@@ -22,6 +23,14 @@ import numpy as np
 import pytest
 from reference import finite_diff as fd
 from reference import numpy_net as ref
+
+# A test run started in the background of a non-interactive shell (`python -m pytest &`)
+# inherits SIGINT ignored, and so would every CLI the Ctrl-C tests start (an ignored signal
+# stays ignored across exec): those tests are about a user's Ctrl-C, so the runner takes
+# Python's default handler back (a handler, unlike SIG_IGN, is reset to the default in its
+# children).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # ---------------------------------------------------------------------------------------------
 # tolerances (float32 native vs float64 reference unless stated)
