@@ -113,32 +113,28 @@ RECURRENT_TABLE = "recurrent"
 """A preset's table of the fields that apply only when the run's arch is a recurrent one."""
 
 
-def preset_tables(name: str, method: str | None, arch: str | None) -> list[str]:
-    """The tables of preset `name` that apply to a run of `method` and `arch`, in the order
-    applied (only those the preset has)."""
-    wanted = ([VALUE_BASED_TABLE] if method in VALUE_BASED_METHODS else []) + (
-        [RECURRENT_TABLE] if arch in RECURRENT_ARCHS else [])  # fmt: skip
-    present = _read_preset(name)
-    return [t for t in wanted if t in present]
-
-
 def load_preset(name: str, method: str | None = None, arch: str | None = None) -> dict[str, Any]:
     """The fields of preset `name` for a run of `method` and `arch`: its top-level fields, with
     its ``[value_based]`` table's on top when `method` is a value-based one and its
     ``[recurrent]`` table's when `arch` is a recurrent one (the settings measured for those
     on the family's envs). ConfigError listing the presets if there is none such."""
-    fields = _read_preset(name)
-    tables = {t: fields.pop(t, {}) for t in (VALUE_BASED_TABLE, RECURRENT_TABLE)}
-    for t in preset_tables(name, method, arch):
-        fields.update(tables[t])
-    return fields
+    return _preset_for(name, method, arch)[0]
 
 
-def _read_preset(name: str) -> dict[str, Any]:
+def _preset_for(name: str, method: str | None, arch: str | None) -> tuple[dict[str, Any], list[str]]:
+    """load_preset's fields, and the names of the tables it applied (only those the preset
+    has), in the order applied."""
     names = preset_names()
     if name not in names:
         raise ConfigError(f"unknown preset {name!r}; the presets are: {', '.join(names)}")
-    return _toml().loads((resources.files("a3c_native") / "presets" / f"{name}.toml").read_text())
+    fields = _toml().loads((resources.files("a3c_native") / "presets" / f"{name}.toml").read_text())
+    tables = {t: fields.pop(t) for t in (VALUE_BASED_TABLE, RECURRENT_TABLE) if t in fields}
+    wanted = ([VALUE_BASED_TABLE] if method in VALUE_BASED_METHODS else []) + (
+        [RECURRENT_TABLE] if arch in RECURRENT_ARCHS else [])  # fmt: skip
+    applied = [t for t in wanted if t in tables]
+    for t in applied:
+        fields.update(tables[t])
+    return fields, applied
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,8 +257,8 @@ def resolve_sources(
     family = None
     if resume is None:
         family, why = family_of(d.get("game"), env_fn)
-        tables = preset_tables(family, d.get("method"), d.get("arch"))
-        d = {**load_preset(family, method=d.get("method"), arch=d.get("arch")), **d}
+        preset, tables = _preset_for(family, d.get("method"), d.get("arch"))
+        d = {**preset, **d}
         with_tables = f" with its {' and '.join(f'[{t}]' for t in tables)} table{'s' * (len(tables) > 1)}" if tables else ""
         applied.insert(0, f"preset {family}{with_tables} ({why})")
     return Sources(fields=d, env_fn=env_fn, family=family, applied=applied)
