@@ -15,6 +15,7 @@ import numpy as np
 
 from .games import gym_id_of
 from .policy import EVAL_EPSILON
+from .results import played_at_most
 from .rundir import LEARNING_CURVE_PNG, read_config, read_episodes, read_evaluations, run_dir_of
 
 __all__ = ["CURVE_MAX_EPSILON", "curve_games", "moving_average", "plot_comparison", "plot_learning_curve"]
@@ -31,8 +32,7 @@ seed 1, after 20 min: games at 0.01 +18.2, at 0.1 +10.3, at 0.5 -13.5)."""
 def curve_games(episodes: dict[str, np.ndarray]) -> np.ndarray:
     """Mask of the games a learning curve counts (read_episodes' columns): every game of A3C
     (epsilon NaN), a value-based run's games at epsilon <= CURVE_MAX_EPSILON."""
-    eps = episodes["epsilon"]
-    return np.isnan(eps) | (eps <= CURVE_MAX_EPSILON + 1e-9)
+    return played_at_most(episodes["epsilon"], CURVE_MAX_EPSILON)
 
 
 def curve_label(episodes: dict[str, np.ndarray]) -> str:

@@ -14,6 +14,12 @@ def epsilon_or_none(epsilon: float) -> float | None:
     return None if math.isnan(epsilon) else float(epsilon)
 
 
+def played_at_most(epsilons: np.ndarray, max_epsilon: float) -> np.ndarray:
+    """Mask of the games played at an exploration epsilon <= max_epsilon; NaN (A3C's games,
+    which do not explore epsilon-greedily) counts."""
+    return np.isnan(epsilons) | (epsilons <= max_epsilon + 1e-9)
+
+
 @dataclass(frozen=True)
 class EpisodeRecord:
     """One finished game (not one life) of one worker."""
@@ -118,8 +124,10 @@ class TrainResult:
         """Mean score of the last ``last`` games (None if there were none); with
         ``max_epsilon``, of the last games played at an exploration epsilon at most that
         (value-based methods; A3C's games, epsilon None, all count)."""
-        games = [e for e in self.episodes
-                 if max_epsilon is None or e.epsilon is None or e.epsilon <= max_epsilon + 1e-9]  # fmt: skip
-        if not games:
+        scores = np.array([e.score for e in self.episodes])
+        if max_epsilon is not None:
+            eps = np.array([np.nan if e.epsilon is None else e.epsilon for e in self.episodes])
+            scores = scores[played_at_most(eps, max_epsilon)]
+        if scores.size == 0:
             return None
-        return float(np.mean([e.score for e in games[-last:]]))
+        return float(scores[-last:].mean())
