@@ -22,9 +22,6 @@ import numpy as np
 from a3c_native import Network, Policy
 from a3c_native.envs import AtariEnv
 
-TORSO = ("conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc.weight", "fc.bias")
-
-
 def fc_activations(policy: Policy, frames: np.ndarray) -> np.ndarray:
     """The fc layer's ReLU output [N, F] of the policy's torso: its feed-forward twin whose
     policy head is the identity (logits = features)."""
@@ -32,7 +29,7 @@ def fc_activations(policy: Policy, frames: np.ndarray) -> np.ndarray:
     width = sd["fc.bias"].shape[0]
     twin = Network(policy.network.arch.removesuffix("_lstm"), policy.obs_shape, width)
     tsd = twin.to_state_dict(twin.init_params(0))
-    tsd.update({k: sd[k] for k in TORSO})
+    tsd.update({k: sd[k] for k in tsd if not k.startswith(("policy.", "value."))})  # the whole torso
     tsd["policy.weight"] = np.eye(width, dtype=np.float32)
     tsd["policy.bias"] = np.zeros(width, np.float32)
     logits = twin.forward(twin.from_state_dict(tsd), frames)[0]
