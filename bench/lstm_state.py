@@ -6,7 +6,9 @@ cells of each cell's std over time, the fraction of |h| > 0.95 (saturated cells)
 std over time of each action's probability and of the value; then the LSTM's input, the fc
 layer's ReLU output on the same frames (units never active, mean activation, mean std over
 time), through the feed-forward net of the same torso with an identity head of 256 "actions"
-(the native kernels; no other code path). A collapsed LSTM (h nearly constant) gives a
+(the native kernels; no other code path); last, from the checkpoint's shared RMSProp
+statistics, the root mean square gradient each tensor has been receiving (median over its
+entries; RMSProp's running average, so the last few thousand updates). A collapsed LSTM (h nearly constant) gives a
 policy that ignores the screen: the policy entropy climbs to its maximum while the value
 learns the mean return.
 
@@ -19,7 +21,7 @@ import argparse
 
 import numpy as np
 
-from a3c_native import Network, Policy
+from a3c_native import Network, Policy, load_checkpoint
 from a3c_native.envs import AtariEnv
 
 def fc_activations(policy: Policy, frames: np.ndarray) -> np.ndarray:
@@ -34,6 +36,16 @@ def fc_activations(policy: Policy, frames: np.ndarray) -> np.ndarray:
     tsd["policy.bias"] = np.zeros(width, np.float32)
     logits = twin.forward(twin.from_state_dict(tsd), frames)[0]
     return np.asarray(logits)
+
+
+def gradient_rms(checkpoint: str, policy: Policy) -> dict[str, float]:
+    """Median over each tensor's entries of sqrt(RMSProp's mean square gradient); empty if
+    the checkpoint stores no RMSProp statistics."""
+    rms = load_checkpoint(checkpoint).rms
+    if rms is None:
+        return {}
+    tensors = policy.network.to_state_dict(np.asarray(rms, np.float32))
+    return {name: float(np.median(np.sqrt(v))) for name, v in tensors.items()}
 
 
 def main() -> None:
@@ -68,6 +80,9 @@ def main() -> None:
     fc = fc_activations(policy, np.array(frames))
     print(f"fc (the LSTM's input): units never active {(fc.max(0) <= 0).mean():.1%}, mean activation {fc.mean():.3f}, "
           f"std over time per unit (mean over units) {fc.std(0).mean():.4f}")  # fmt: skip
+    rms = gradient_rms(args.checkpoint, policy)
+    if rms:
+        print("gradient rms (median per tensor): " + ", ".join(f"{k} {v:.1e}" for k, v in rms.items()))
 
 
 if __name__ == "__main__":
