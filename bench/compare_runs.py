@@ -71,7 +71,7 @@ def main() -> None:
                 w.writerow(EPISODE_FIELDS)
                 w.writerows(zip(*(ep[f][keep] for f in EPISODE_FIELDS)))
             t, steps = ep["wall_time"][keep], ep["step"][keep]
-            rate = (steps[-1] - steps[0]) / (t[-1] - t[0])
+            rate = steps[-1] / t[-1]  # as the run's own log: steps over training time since its start
             end = f"{steps[-1] / 1e6:.2f}M ({steps[-1] * args.frame_skip / 1e6:.1f}M)"
             counted = keep & curve_games(ep)
             if counted.any():
