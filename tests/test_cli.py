@@ -280,6 +280,15 @@ def test_cli_second_ctrl_c_soon_after_the_first_exits_like_one(tmp_path, gap):
 
 
 
+@pytest.mark.parametrize("kind", [["--method", "n_step_q"], ["-s", 'arch="a3c_lstm"']], ids=["n_step_q", "a3c_lstm"])
+def test_cli_records_value_based_and_recurrent_checkpoints(tmp_path, kind):
+    run = tmp_path / "pong"
+    run_cli("train", "pong", *kind, "--steps", "300", "-t", "1", "--out", str(run), "-q", cwd=tmp_path)
+    p = run_cli("play", str(run / "checkpoint.npz"), "--record", "pong.gif", "--max-steps", "20", cwd=tmp_path)
+    assert "in 20 steps; 21 frames written" in p.stdout
+    assert (tmp_path / "pong.gif").read_bytes()[:6] == b"GIF89a"
+
+
 def test_cli_trains_resumes_and_evaluates_a_value_based_method(tmp_path):
     run = tmp_path / "run"
     p = run_cli("train", "CartPole-v1", "--method", "n_step_q", "--steps", "3000", "-t", "1", "-q",

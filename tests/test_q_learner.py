@@ -144,15 +144,16 @@ def _cfg(tmp_path=None, **kw) -> A3CConfig:
     return A3CConfig(**base)
 
 
-def test_target_network_is_only_written_by_its_refreshes():
-    cfg = _cfg(target_update_steps=10**6)  # no boundary within the run
+@pytest.mark.parametrize("update, threads", [("locked", 1), ("hogwild", 2)])
+def test_target_network_is_only_written_by_its_refreshes(update, threads):
+    cfg = _cfg(target_update_steps=10**6, update=update, threads=threads)  # no boundary within the run
     init = Network("mlp", (4,), 2, hidden=(32, 32), head="q").init_params(cfg.seed)
     r = train(cfg)
     assert r.target_refreshes == 0
     np.testing.assert_array_equal(r.target_params, init)
     assert not np.array_equal(r.params, init), "the learning update moved theta"
     # Refreshes at every 50 steps the pool crosses (rollouts of 10 steps): 50, 100, ..., 950.
-    r = train(_cfg())
+    r = train(_cfg(update=update, threads=threads))
     assert r.target_refreshes == 19
     assert not np.array_equal(r.target_params, init)
 
@@ -229,6 +230,23 @@ def test_resume_refuses_another_methods_checkpoint(tmp_path):
     train(_cfg(tmp_path))
     with pytest.raises(CheckpointError, match="stored head 'q' \\(method 'n_step_q'\\), expected 'policy_value'"):
         train(_cfg(tmp_path, method="a3c", total_steps=2000), resume=tmp_path / "run" / "checkpoint.npz")
+    # The same Q head, but another algorithm's targets and record.
+    with pytest.raises(CheckpointError, match="stored method 'n_step_q', expected 'one_step_sarsa'"):
+        train(_cfg(tmp_path, method="one_step_sarsa", total_steps=2000), resume=tmp_path / "run" / "checkpoint.npz")
+
+
+def test_resume_restores_the_target_network(tmp_path):
+    # A refresh at step 300, 600, 900 and then 100 more steps of learning: theta^- != theta.
+    train(_cfg(tmp_path, target_update_steps=300))
+    saved = load_checkpoint(tmp_path / "run" / "checkpoint.npz")
+    assert not np.array_equal(saved.target, saved.params)
+    # lr 0 (the schedule at once) and no boundary ahead: neither buffer may move, so both must come back as saved
+    # (a fresh target would be a copy of theta).
+    more = train(_cfg(tmp_path, target_update_steps=10**6, lr_anneal_seconds=1e-9, total_steps=1500),
+                 resume=tmp_path / "run" / "checkpoint.npz")  # fmt: skip
+    assert more.target_refreshes == 0 and more.run_steps > 0
+    np.testing.assert_array_equal(more.target_params, saved.target)
+    np.testing.assert_array_equal(more.params, saved.params)
 
 
 def test_bad_method_settings_are_named():

@@ -441,7 +441,8 @@ _checkpoint_arg = click.argument(
     show_default=True,
     help="Games played in parallel.",
 )
-@click.option("--greedy", is_flag=True, help="Argmax actions [default: sampled from the policy].")
+@click.option("--greedy", is_flag=True, help="Argmax actions [default: sampled from the policy; "
+              "epsilon-greedy with epsilon 0.05 for a value-based checkpoint].")
 @click.option(
     "--noop-max",
     type=click.IntRange(min=0),
@@ -481,7 +482,8 @@ def eval_cmd(checkpoint: Path, game: str | None, episodes: int, threads: int, gr
     help="Video file to write: .mp4 or .gif.",
 )
 @click.option("--game", "-g", help="Game or gymnasium id [default: the checkpoint's].")
-@click.option("--greedy", is_flag=True, help="Argmax actions [default: sampled from the policy].")
+@click.option("--greedy", is_flag=True, help="Argmax actions [default: sampled from the policy; "
+              "epsilon-greedy with epsilon 0.05 for a value-based checkpoint].")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option(
     "--max-steps",

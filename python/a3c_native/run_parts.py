@@ -59,7 +59,7 @@ def _env_identity(cfg_dict: dict[str, Any]) -> str:
 
 def check_resumable(ckpt: Checkpoint, cfg: A3CConfig, path: str | os.PathLike[str]) -> None:
     """Raise CheckpointError unless `ckpt` can continue a run of `cfg`: same arch (and mlp
-    hidden sizes), same game or env_fn, and a step count below ``cfg.total_steps``.
+    hidden sizes), same method, same game or env_fn, and a step count below ``cfg.total_steps``.
     (Observation shape and action count are checked against the env once it is built.)"""
 
     def fail(what: str) -> CheckpointError:
@@ -67,12 +67,16 @@ def check_resumable(ckpt: Checkpoint, cfg: A3CConfig, path: str | os.PathLike[st
 
     if ckpt.arch != cfg.arch:
         raise fail(f"stored arch {ckpt.arch!r}, expected {cfg.arch!r} (A3CConfig.arch)")
+    stored_method = ckpt.config.get("method", "a3c") if ckpt.config else None
     if ckpt.head != head_of(cfg.method):
-        stored_method = ckpt.config.get("method", "a3c") if ckpt.config else "?"
         raise fail(
-            f"stored head {ckpt.head!r} (method {stored_method!r}), expected {head_of(cfg.method)!r} "
-            f"(A3CConfig.method={cfg.method!r})"
+            f"stored head {ckpt.head!r} (method {stored_method or '?'!r}), expected "
+            f"{head_of(cfg.method)!r} (A3CConfig.method={cfg.method!r})"
         )
+    if stored_method is not None and stored_method != cfg.method:
+        # Same Q head, but the targets, exploration and schedule it was trained under differ:
+        # continuing it as another method would mix two algorithms in one run's record.
+        raise fail(f"stored method {stored_method!r}, expected {cfg.method!r} (A3CConfig.method)")
     if cfg.arch in VECTOR_ARCHS and tuple(ckpt.hidden) != tuple(cfg.hidden):
         raise fail(f"stored hidden {tuple(ckpt.hidden)}, expected {cfg.hidden} (A3CConfig.hidden)")
     if ckpt.config:
