@@ -15,7 +15,7 @@ from a3c_native.rundir import EPISODE_FIELDS, read_episodes
 from PIL import Image
 from test_cli import run_cli
 
-PNG_SIZE = (1200, 450)  # figsize (12, 4.5) at dpi 100
+PNG_SIZE = (1200, 470)  # two runs: figsize (12, 4.5 + 0.2 for their legend row below the panels) at dpi 100
 
 
 def _fake_run(root: Path, name: str, *, threads: int, games: int, evals: bool = False,

@@ -165,7 +165,8 @@ def plot_comparison(
             raise ValueError(msg)
     labels = list(labels) if labels is not None else [_describe(d) for d in dirs]
     use_minutes = max(ep["wall_time"][-1] for ep in episodes) < 2 * 3600.0
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True, constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5 + 0.2 * ((len(paths) + 1) // 2)), sharey=True,
+                             layout="constrained")  # fmt: skip
     for i, (d, ep, label) in enumerate(zip(dirs, episodes, labels)):
         color = f"C{i % 10}"
         counted = curve_games(ep)
@@ -187,7 +188,9 @@ def plot_comparison(
     axes[0].set_ylabel(f"score (unclipped), mean of last {window} training games")
     for ax in axes:
         ax.grid(alpha=0.3)
-    axes[1].legend(loc="best", fontsize="small")
+    # Below both panels: inside either it covers some run's curve once there are 3-4 runs.
+    handles, names = axes[1].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncol=2, fontsize="small", frameon=False)
     fig.suptitle(title or f"{len(paths)} runs (dots with bars: evaluations, mean +- std)")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
