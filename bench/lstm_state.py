@@ -8,9 +8,9 @@ layer's ReLU output on the same frames (units never active, mean activation, mea
 time), through the feed-forward net of the same torso with an identity head of 256 "actions"
 (the native kernels; no other code path); last, from the checkpoint's shared RMSProp
 statistics, the root mean square gradient each tensor has been receiving (median over its
-entries; RMSProp's running average, so the last few thousand updates). A collapsed LSTM (h nearly constant) gives a
-policy that ignores the screen: the policy entropy climbs to its maximum while the value
-learns the mean return.
+entries; RMSProp's running average, so the last few thousand updates). A collapsed LSTM (h
+nearly constant) gives a policy that ignores the screen: the policy entropy climbs to its
+maximum while the value learns the mean return.
 
 Command:  python bench/lstm_state.py runs/pong-lstm/checkpoint.npz [--steps 400] [--seed 3]
 """
@@ -21,8 +21,9 @@ import argparse
 
 import numpy as np
 
-from a3c_native import Network, Policy, load_checkpoint
+from a3c_native import Checkpoint, Network, Policy, load_checkpoint
 from a3c_native.envs import AtariEnv
+
 
 def fc_activations(policy: Policy, frames: np.ndarray) -> np.ndarray:
     """The fc layer's ReLU output [N, F] of the policy's torso: its feed-forward twin whose
@@ -38,13 +39,12 @@ def fc_activations(policy: Policy, frames: np.ndarray) -> np.ndarray:
     return np.asarray(logits)
 
 
-def gradient_rms(checkpoint: str, policy: Policy) -> dict[str, float]:
+def gradient_rms(checkpoint: Checkpoint, network: Network) -> dict[str, float]:
     """Median over each tensor's entries of sqrt(RMSProp's mean square gradient); empty if
     the checkpoint stores no RMSProp statistics."""
-    rms = load_checkpoint(checkpoint).rms
-    if rms is None:
+    if checkpoint.rms is None:
         return {}
-    tensors = policy.network.to_state_dict(np.asarray(rms, np.float32))
+    tensors = network.to_state_dict(np.asarray(checkpoint.rms, np.float32))
     return {name: float(np.median(np.sqrt(v))) for name, v in tensors.items()}
 
 
@@ -54,7 +54,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--seed", type=int, default=3)
     args = ap.parse_args()
-    policy = Policy.load(args.checkpoint)
+    checkpoint = load_checkpoint(args.checkpoint)  # read once: the policy and the RMSProp statistics
+    policy = Policy.load(checkpoint)
     if not policy.recurrent:
         ap.error(f"{args.checkpoint}: arch {policy.network.arch!r} has no LSTM")
     if policy.game is None:
@@ -80,7 +81,7 @@ def main() -> None:
     fc = fc_activations(policy, np.array(frames))
     print(f"fc (the LSTM's input): units never active {(fc.max(0) <= 0).mean():.1%}, mean activation {fc.mean():.3f}, "
           f"std over time per unit (mean over units) {fc.std(0).mean():.4f}")  # fmt: skip
-    rms = gradient_rms(args.checkpoint, policy)
+    rms = gradient_rms(checkpoint, policy.network)
     if rms:
         print("gradient rms (median per tensor): " + ", ".join(f"{k} {v:.1e}" for k, v in rms.items()))
 

@@ -33,6 +33,7 @@ from .checkpoint import load_checkpoint
 from .config import ARCHS, METHODS, A3CConfig
 from .errors import CheckpointError, ClusterError, ConfigError, EnvError
 from .games import env_fn_from_saved, resolve_env
+from .policy import EVAL_EPSILON
 from .presets import Sources, changed_fields, resolve_sources
 from .rundir import CHECKPOINT_FILE, COMPARISON_PNG, default_run_dir, read_config, run_dir_of
 
@@ -420,6 +421,10 @@ def _policy_env(checkpoint: Path, game: str | None, **gym_kwargs: Any) -> dict[s
 _checkpoint_arg = click.argument(
     "checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
+_greedy_opt = click.option(
+    "--greedy", is_flag=True, help="Argmax actions [default: sampled from the policy; epsilon-greedy "
+    f"with epsilon {EVAL_EPSILON:g} for a value-based checkpoint]."
+)
 
 
 @cli.command("eval")
@@ -441,8 +446,7 @@ _checkpoint_arg = click.argument(
     show_default=True,
     help="Games played in parallel.",
 )
-@click.option("--greedy", is_flag=True, help="Argmax actions [default: sampled from the policy; "
-              "epsilon-greedy with epsilon 0.05 for a value-based checkpoint].")
+@_greedy_opt
 @click.option(
     "--noop-max",
     type=click.IntRange(min=0),
@@ -482,8 +486,7 @@ def eval_cmd(checkpoint: Path, game: str | None, episodes: int, threads: int, gr
     help="Video file to write: .mp4 or .gif.",
 )
 @click.option("--game", "-g", help="Game or gymnasium id [default: the checkpoint's].")
-@click.option("--greedy", is_flag=True, help="Argmax actions [default: sampled from the policy; "
-              "epsilon-greedy with epsilon 0.05 for a value-based checkpoint].")
+@_greedy_opt
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option(
     "--max-steps",
