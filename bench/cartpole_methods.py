@@ -5,7 +5,9 @@ Prints one JSON line per run and a summary per method (min / median / max of the
 how many seeds reach 195).
 
 Command:  python bench/cartpole_methods.py [--methods n_step_q one_step_q one_step_sarsa a3c]
-          [--seeds 0 1 2 3 4 5]
+          [--seeds 0 1 2 3 4 5] [--set FIELD=JSON ...]
+(--set epsilon_draw='"thread"': the paper's per-thread final epsilons; README, "The value-based
+methods", measured the departures this way.)
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ from a3c_native.games import GymMake
 SOLVED = 195.0
 
 
-def run(method: str, seed: int) -> dict:
-    cfg = A3CConfig.for_env("CartPole-v1", method=method, threads=2, seed=seed)
+def run(method: str, seed: int, overrides: dict) -> dict:
+    cfg = A3CConfig.for_env("CartPole-v1", method=method, threads=2, seed=seed, **overrides)
     t0 = time.perf_counter()
     r = train(cfg)
     ev = evaluate(r, env_fn=GymMake("CartPole-v1"), episodes=20, seed=seed)
     return {"method": method, "seed": seed, "eval_mean": float(ev.scores.mean()), "eval_min": float(ev.scores.min()),
             "train_last20": r.mean_score(20), "steps": r.total_steps, "seconds": round(time.perf_counter() - t0, 1),
-            "steps_per_sec": round(r.steps_per_sec)}  # fmt: skip
+            "steps_per_sec": round(r.steps_per_sec), **({"set": overrides} if overrides else {})}  # fmt: skip
 
 
 def main() -> None:
@@ -37,11 +39,19 @@ def main() -> None:
     ap.add_argument("--methods", nargs="+", default=["n_step_q", "one_step_q", "one_step_sarsa", "a3c"],
                     choices=list(METHODS))  # fmt: skip
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4, 5])
+    ap.add_argument("--set", nargs="+", default=[], metavar="FIELD=JSON",
+                    help="A3CConfig fields over the preset's, e.g. envs_per_thread=1 epsilon_draw='\"thread\"'")  # fmt: skip
     args = ap.parse_args()
+    overrides = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep:
+            ap.error(f"--set {item!r}: expected FIELD=JSON")
+        overrides[name] = json.loads(value)
     for method in args.methods:
         evals = []
         for seed in args.seeds:
-            row = run(method, seed)
+            row = run(method, seed, overrides)
             evals.append(row["eval_mean"])
             print(json.dumps(row), flush=True)
         solved = sum(e >= SOLVED for e in evals)

@@ -99,6 +99,7 @@ _INVALID = [
     ("target_update_steps", 0),
     ("target_update_steps", 1.5),
     ("epsilon_anneal_steps", -1),
+    ("epsilon_draw", "worker"),
     ("max_seconds", 0.0),
     ("max_seconds", -1),
     ("lr_anneal_seconds", 0.0),

@@ -134,6 +134,34 @@ def test_exploration_schedule_is_the_papers():
     assert abs((start["actions"][0] == start["q"][0].argmax(axis=1)).mean() - 1 / 3) < 0.05
 
 
+def test_per_thread_draws_give_all_of_a_learners_envs_one_final_epsilon():
+    finals = []
+    for seed in range(300):
+        *_, rec = _probe("n_step_q", k=4, t_max=1, rollouts=1, seed=seed, epsilon_draw="thread")
+        final = np.asarray(rec["final_epsilons"])
+        assert (final == final[0]).all(), final
+        finals.append(final[0])
+    values, counts = np.unique(finals, return_counts=True)
+    np.testing.assert_allclose(values, [0.01, 0.1, 0.5])
+    np.testing.assert_allclose(counts[[1, 0, 2]] / len(finals), [0.4, 0.3, 0.3], atol=0.09)
+    # The default draws per env: 4 envs of one learner are not all alike on most seeds.
+    mixed = [np.unique(_probe("n_step_q", k=4, t_max=1, rollouts=1, seed=s)[3]["final_epsilons"]).size > 1
+             for s in range(20)]  # fmt: skip
+    assert sum(mixed) >= 10
+
+
+def test_per_thread_draws_reach_the_pool():
+    r = train(_cfg(threads=2, update="hogwild", envs_per_thread=4, total_steps=3000, epsilon_draw="thread"))
+    late = [(e.worker, round(e.epsilon, 6)) for e in r.episodes if e.step > 700]
+    for w in (0, 1):
+        assert len({eps for worker, eps in late if worker == w}) == 1, late
+
+
+def test_epsilon_draw_is_checked_by_name():
+    with pytest.raises(ConfigError, match="epsilon_draw"):
+        A3CConfig(env_fn=cartpole, arch="mlp", method="n_step_q", epsilon_draw="worker")
+
+
 def _cfg(tmp_path=None, **kw) -> A3CConfig:
     base = dict(env_fn=cartpole, arch="mlp", hidden=(32, 32), threads=1, envs_per_thread=2, t_max=5,
                 total_steps=1000, method="n_step_q", update="locked", log_interval_seconds=0.25,

@@ -415,6 +415,9 @@ void register_train(py::module_& m) {
       .value("one_step_q", Method::kOneStepQ)
       .value("one_step_sarsa", Method::kOneStepSarsa)
       .value("n_step_q", Method::kNStepQ);
+  py::enum_<EpsilonDraw>(m, "EpsilonDraw", "A3CConfig.epsilon_draw.")
+      .value("env", EpsilonDraw::kPerEnv)
+      .value("thread", EpsilonDraw::kPerThread);
   py::enum_<UpdateMode>(m, "UpdateMode", "A3CConfig.update.")
       .value("hogwild", UpdateMode::kHogwild)
       .value("locked", UpdateMode::kLocked);
@@ -435,6 +438,7 @@ void register_train(py::module_& m) {
       .def_readwrite("method", &TrainOptions::method)
       .def_readwrite("target_update_steps", &TrainOptions::target_update_steps)
       .def_readwrite("epsilon_anneal_steps", &TrainOptions::epsilon_anneal_steps)
+      .def_readwrite("epsilon_draw", &TrainOptions::epsilon_draw)
       .def_readwrite("t_max", &TrainOptions::t_max)
       .def_readwrite("gamma", &TrainOptions::gamma)
       .def_readwrite("lr", &TrainOptions::lr)

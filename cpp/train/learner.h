@@ -35,6 +35,10 @@ inline bool is_value_based(Method m) {
   return m == Method::kOneStepQ || m == Method::kOneStepSarsa || m == Method::kNStepQ;
 }
 
+// Value-based methods: what draws its own final exploration epsilon (A3CConfig.epsilon_draw):
+// each environment (the default here) or each actor-learner thread (the paper's).
+enum class EpsilonDraw { kUnset = 0, kPerEnv, kPerThread };
+
 // The algorithm's settings (the pool's TrainOptions carries them; see config.py for each).
 struct LearnerOptions {
   int t_max;

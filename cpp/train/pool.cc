@@ -46,6 +46,7 @@ void validate_train_options(const TrainOptions& o) {
   if (o.method == Method::kUnset) unset.push_back("method");
   count("target_update_steps", o.target_update_steps);
   count("epsilon_anneal_steps", o.epsilon_anneal_steps);
+  if (o.epsilon_draw == EpsilonDraw::kUnset) unset.push_back("epsilon_draw");
   count("t_max", o.t_max);
   real("gamma", o.gamma);
   real("lr", o.lr);
@@ -113,7 +114,7 @@ std::unique_ptr<Learner> make_learner(const Network& net, Env& env, const TrainO
   const auto seed = static_cast<std::uint64_t>(opt.seed);
   if (!is_value_based(opt.method)) return std::make_unique<ActorLearner>(net, env, learner_options(opt), seed, stream);
   A3C_REQUIRE(target != nullptr, "the value-based methods need a shared target network");
-  return std::make_unique<QLearner>(net, env, learner_options(opt), QOptions{opt.method, opt.epsilon_anneal_steps},
+  return std::make_unique<QLearner>(net, env, learner_options(opt), QOptions{opt.method, opt.epsilon_anneal_steps, opt.epsilon_draw},
                                     *target, shared, seed, stream);
 }
 

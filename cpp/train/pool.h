@@ -59,6 +59,7 @@ struct TrainOptions {
   // agent steps; epsilon anneals over the first epsilon_anneal_steps (train/q_learner.h).
   std::int64_t target_update_steps = kUnsetCount;
   std::int64_t epsilon_anneal_steps = kUnsetCount;
+  EpsilonDraw epsilon_draw = EpsilonDraw::kUnset;
   int t_max = kUnsetCount;
   float gamma = kUnsetFloat;
   float lr = kUnsetFloat;

@@ -42,14 +42,20 @@ QLearner::QLearner(const Network& net, Env& env, const LearnerOptions& opt, cons
   A3C_REQUIRE(net.spec().q_values, "the value-based methods need a network with a q-value head");
   A3C_REQUIRE(!net.spec().recurrent(), "the value-based methods need a feed-forward arch");
   A3C_REQUIRE(q.epsilon_anneal_steps >= 0, "epsilon_anneal_steps=", q.epsilon_anneal_steps, " must be >= 0");
+  A3C_REQUIRE(q.epsilon_draw == EpsilonDraw::kPerEnv || q.epsilon_draw == EpsilonDraw::kPerThread,
+              "epsilon_draw must be per env or per thread");
   A3C_REQUIRE(target.size() == net.num_params() && online.size() == net.num_params(),
               "the shared target and parameters must have the network's ", net.num_params(), " parameters");
-  for (double& f : final_eps_) {
+  auto draw = [this] {
     const double u = rng_.uniform_double();
-    f = u < kFinalEpsilonProbs[0] ? kFinalEpsilons[0]
-        : u < kFinalEpsilonProbs[0] + kFinalEpsilonProbs[1] ? kFinalEpsilons[1]
-                                                              : kFinalEpsilons[2];
-  }
+    return u < kFinalEpsilonProbs[0]                           ? kFinalEpsilons[0]
+           : u < kFinalEpsilonProbs[0] + kFinalEpsilonProbs[1] ? kFinalEpsilons[1]
+                                                               : kFinalEpsilons[2];
+  };
+  if (q.epsilon_draw == EpsilonDraw::kPerThread)
+    std::fill(final_eps_.begin(), final_eps_.end(), draw());
+  else
+    for (double& f : final_eps_) f = draw();
 }
 
 void QLearner::reset_envs() {

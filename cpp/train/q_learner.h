@@ -14,9 +14,10 @@
 //
 // Exploration (the paper's): each env's epsilon anneals linearly from 1 to a final value
 // drawn once from {0.1, 0.01, 0.5} with probabilities {0.4, 0.3, 0.3} over the first
-// epsilon_anneal_steps global agent steps. Deviation from Mnih et al. 2016: the final value is
-// drawn per environment, not per thread (with k envs per thread and 2 threads, per-thread
-// draws would give every run only two exploration levels).
+// epsilon_anneal_steps global agent steps. Deviation from Mnih et al. 2016 by default
+// (EpsilonDraw::kPerEnv): the final value is drawn per environment, not per thread (with k
+// envs per thread and 2 threads, per-thread draws would give every run only two exploration
+// levels, and a quarter of the runs none at 0.01); kPerThread is the paper's.
 // Gradients are accumulated over the rollout of t_max steps for every method (the paper's
 // one-step methods accumulate over 5 steps: t_max 5) and applied by shared_update like A3C's.
 // Sarsa's a_{t+1} at the rollout's end is chosen at the bootstrap (epsilon-greedy on
@@ -39,6 +40,7 @@ namespace a3c {
 struct QOptions {
   Method method;
   std::int64_t epsilon_anneal_steps;  // global agent steps from epsilon 1 to each env's final value
+  EpsilonDraw epsilon_draw;           // one final value per env, or one for all of the learner's envs
 };
 
 // The paper's final epsilons and their probabilities (Mnih et al. 2016, section 8).

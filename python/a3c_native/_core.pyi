@@ -111,6 +111,20 @@ class EpsPlacement:
     @property
     def value(self) -> int: ...
 
+class EpsilonDraw:
+    """A3CConfig.epsilon_draw."""
+
+    env: ClassVar[EpsilonDraw]
+    thread: ClassVar[EpsilonDraw]
+    __members__: ClassVar[dict[str, EpsilonDraw]]
+    def __init__(self, value: int) -> None: ...
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+
 class LossReduction:
     """A3CConfig.loss_reduction."""
 
@@ -170,6 +184,7 @@ class TrainOptions:
     method: Method
     target_update_steps: int
     epsilon_anneal_steps: int
+    epsilon_draw: EpsilonDraw
     t_max: int
     gamma: float
     lr: float

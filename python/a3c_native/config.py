@@ -20,6 +20,7 @@ from a3c_native.errors import ConfigError
 
 __all__ = [
     "ARCHS",
+    "EPSILON_DRAWS",
     "EPS_PLACEMENTS",
     "LOSS_REDUCTIONS",
     "METHODS",
@@ -35,6 +36,7 @@ UPDATES = ("hogwild", "locked")
 
 LOSS_REDUCTIONS = ("sum", "mean")
 EPS_PLACEMENTS = ("inside", "outside")
+EPSILON_DRAWS = ("env", "thread")
 _MAX_SEED = 2**63 - 1  # fits the core's int64/uint64 seed
 _THREADS_PER_CPU = 64  # the cap on A3CConfig.threads (see its docstring)
 _MAX_THREADS = 4096
@@ -114,8 +116,13 @@ class A3CConfig:
     epsilon_anneal_steps: int = 1_000_000
     """Value-based methods: each env's exploration epsilon anneals linearly from 1 to its final
     value (0.1, 0.01 or 0.5, drawn with probabilities 0.4, 0.3, 0.3) over this many global
-    agent steps (paper: 4 M frames = 1 M agent steps). Deviation from Mnih et al. 2016: drawn
-    per environment, not per thread."""
+    agent steps (paper: 4 M frames = 1 M agent steps). Drawn per environment by default
+    (epsilon_draw)."""
+    epsilon_draw: str = "env"
+    """Value-based methods: what draws its own final epsilon: 'env', each environment (the
+    default; deviation from Mnih et al. 2016), or 'thread', each actor-learner for all of its
+    envs (the paper's). With 2 threads, per-thread draws give a run two exploration levels at
+    most, and one run in eleven none at 0.01 or 0.1 (README, "The value-based methods")."""
     t_max: int = 5
     """Rollout length n of the n-step returns (paper: 5). With 8 games per actor-learner a
     rollout is 40 samples; t_max 20 (the default of one game per worker) makes 4x fewer
@@ -229,6 +236,7 @@ class A3CConfig:
         self._check_choice("method", METHODS)
         self._check_choice("loss_reduction", LOSS_REDUCTIONS)
         self._check_choice("rmsprop_eps_placement", EPS_PLACEMENTS)
+        self._check_choice("epsilon_draw", EPSILON_DRAWS)
         self._check_hidden()
         self._check_threads()
         self._check_int("envs_per_thread", 1, 1024)

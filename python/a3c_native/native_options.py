@@ -54,6 +54,7 @@ NATIVE_FIELDS: tuple[_Field, ...] = (
     _choice("method", _core.Method),
     _same("target_update_steps"),
     _same("epsilon_anneal_steps"),
+    _choice("epsilon_draw", _core.EpsilonDraw),
     _same("t_max"),
     _same("gamma"),
     _same("lr"),
