@@ -2,7 +2,8 @@
 of >= 195 over 20 evaluation games (epsilon 0.05, the package's evaluation of Q policies) with
 n-step Q and with one-step Q, from the classic_control preset's [value_based] settings and
 nothing else. Measured for those settings (README, "The value-based methods"): n_step_q
-276-500 over 12 seeds, one_step_q 226-500 over 6 seeds, ~10 s each."""
+276-500 over 12 seeds, one_step_q 226-500 over 6 seeds (a rerun: 120-500, seed 0 at 266),
+~10 s each."""
 
 from __future__ import annotations
 
