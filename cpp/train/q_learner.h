@@ -17,7 +17,7 @@
 // epsilon_anneal_steps global agent steps. Deviation from Mnih et al. 2016 by default
 // (EpsilonDraw::kPerEnv): the final value is drawn per environment, not per thread (with k
 // envs per thread and 2 threads, per-thread draws would give every run only two exploration
-// levels, and a quarter of the runs none at 0.01); kPerThread is the paper's.
+// levels, and half of the runs none at 0.01); kPerThread is the paper's.
 // Gradients are accumulated over the rollout of t_max steps for every method (the paper's
 // one-step methods accumulate over 5 steps: t_max 5) and applied by shared_update like A3C's.
 // Sarsa's a_{t+1} at the rollout's end is chosen at the bootstrap (epsilon-greedy on
