@@ -114,8 +114,8 @@ std::unique_ptr<Learner> make_learner(const Network& net, Env& env, const TrainO
   const auto seed = static_cast<std::uint64_t>(opt.seed);
   if (!is_value_based(opt.method)) return std::make_unique<ActorLearner>(net, env, learner_options(opt), seed, stream);
   A3C_REQUIRE(target != nullptr, "the value-based methods need a shared target network");
-  return std::make_unique<QLearner>(net, env, learner_options(opt), QOptions{opt.method, opt.epsilon_anneal_steps, opt.epsilon_draw},
-                                    *target, shared, seed, stream);
+  const QOptions q{opt.method, opt.epsilon_anneal_steps, opt.epsilon_draw};
+  return std::make_unique<QLearner>(net, env, learner_options(opt), q, *target, shared, seed, stream);
 }
 
 namespace {
