@@ -56,6 +56,7 @@ a3c::TrainOptions options(int threads, std::int64_t total_steps, bool locked) {
   opt.method = Method::kA3C;
   opt.target_update_steps = 100;  // frequent refreshes: the target's race runs often
   opt.epsilon_anneal_steps = 1000;
+  opt.epsilon_draw = EpsilonDraw::kPerEnv;
   opt.t_max = 5;
   opt.gamma = 0.99f;
   opt.lr = 3e-4f;
