@@ -425,7 +425,9 @@ def test_train_run_dir_files_and_resume_continue_steps_and_schedule(tmp_path):
     assert c.episodes == len(first.episodes)
 
     seen = []
-    cfg2 = A3CConfig.from_dict({**cfg.to_dict(), "total_steps": 6000}, env_fn=cartpole)
+    # Progress every millisecond: 3,000 steps can take less than the default interval, and the
+    # run then ended before its first callback (seen once in CI).
+    cfg2 = A3CConfig.from_dict({**cfg.to_dict(), "total_steps": 6000, "log_interval_seconds": 0.001}, env_fn=cartpole)
     second = train(cfg2, resume=run / "checkpoint.npz", callback=seen.append)
     assert second.total_steps >= 6000
     assert second.run_steps == second.total_steps - first.total_steps
