@@ -5,7 +5,7 @@ Prints one JSON line per run and a summary per method (min / median / max of the
 how many seeds reach 195).
 
 Command:  python bench/cartpole_methods.py [--methods n_step_q one_step_q one_step_sarsa a3c]
-          [--seeds 0 1 2 3 4 5] [--set FIELD=JSON ...]
+          [--seeds 0 1 2 3 4 5] [--set FIELD=VALUE ...]
 (--set epsilon_draw='"thread"': the paper's per-thread final epsilons; README, "The value-based
 methods", measured the departures this way.)
 """
@@ -20,6 +20,7 @@ import time
 from a3c_native import A3CConfig, evaluate, train
 from a3c_native.archs import METHODS
 from a3c_native.games import GymMake
+from a3c_native.presets import parse_sets
 
 SOLVED = 195.0
 
@@ -39,15 +40,10 @@ def main() -> None:
     ap.add_argument("--methods", nargs="+", default=["n_step_q", "one_step_q", "one_step_sarsa", "a3c"],
                     choices=list(METHODS))  # fmt: skip
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4, 5])
-    ap.add_argument("--set", nargs="+", default=[], metavar="FIELD=JSON",
-                    help="A3CConfig fields over the preset's, e.g. envs_per_thread=1 epsilon_draw='\"thread\"'")  # fmt: skip
+    ap.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE",
+                    help="A3CConfig fields over the preset's, as the CLI's --set: envs_per_thread=1 epsilon_draw=thread")  # fmt: skip
     args = ap.parse_args()
-    overrides = {}
-    for item in args.set:
-        name, sep, value = item.partition("=")
-        if not sep:
-            ap.error(f"--set {item!r}: expected FIELD=JSON")
-        overrides[name] = json.loads(value)
+    overrides = parse_sets(args.set)
     for method in args.methods:
         evals = []
         for seed in args.seeds:
